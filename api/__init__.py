@@ -1,0 +1,55 @@
+"""The Quart HTTP API (the frontend's contract is ../shared/API.md). ``create_app`` builds it."""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio
+from quart import Quart
+
+from api.cors import install_cors
+from api.errors import register_error_handlers
+from api.routes import health, legacy, video
+from api.services import Services
+from queues.connection import async_redis, sync_redis
+from queues.settings import Settings
+from stages.workspace import Storage
+
+MULTIPART_OVERHEAD = 1024 * 1024  # form fields and boundaries around the video part
+
+
+def create_app(settings: Settings | None = None, *,
+               redis_client: redis.asyncio.Redis | None = None,
+               sync_client: redis.Redis | None = None) -> Quart:
+    """App factory; tests pass fakeredis clients, production builds them from settings."""
+    settings = settings or Settings.from_env()
+    app = Quart(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        BODY_TIMEOUT=3600,  # a large upload over a slow link may take long
+        RESPONSE_TIMEOUT=settings.legacy_timeout + 60,
+        PROPAGATE_EXCEPTIONS=False,
+        JSON_SORT_KEYS=False,
+    )
+    register_error_handlers(app)
+    install_cors(app, settings.cors_origins)
+    for blueprint in (video.bp, legacy.bp, health.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def open_clients() -> None:
+        app.extensions["video"] = Services(
+            settings=settings,
+            redis=redis_client or async_redis(settings),
+            sync_redis=sync_client or sync_redis(settings),
+            storage=Storage(settings.media_root),
+        )
+
+    @app.after_serving
+    async def close_clients() -> None:
+        svc: Services = app.extensions.pop("video")
+        if redis_client is None:
+            await svc.redis.aclose()
+        if sync_client is None:
+            svc.sync_redis.close()
+
+    return app

@@ -1,0 +1,130 @@
+"""Typed API errors and the one renderer that turns every failure into problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from quart import Quart, Response, current_app, json
+from werkzeug.exceptions import HTTPException
+
+from stages.errors import StageError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    """Root of every error a route raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+    type = "about:blank"
+    code = "internal_error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    """Missing file or an option we cannot use."""
+
+    status, title, type, code = 400, "Bad request", "/problems/bad-request", "bad_request"
+
+
+class NotFound(ApiError):
+    """No session with that id (or never existed)."""
+
+    status, title, type, code = 404, "Not found", "/problems/not-found", "not_found"
+
+
+class Gone(ApiError):
+    """The session was deleted or expired."""
+
+    status, title, type, code = 410, "Gone", "/problems/gone", "gone"
+
+
+class Conflict(ApiError):
+    """The session's state does not allow this request."""
+
+    status, title, type, code = 409, "Conflict", "/problems/conflict", "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    """The upload exceeds the server's limit."""
+
+    status, title, type, code = 413, "Upload too large", "/problems/too-large", "too_large"
+
+
+class UnsupportedVideo(ApiError):
+    """The upload is not a video we can analyse."""
+
+    status, title, type, code = 422, "Unsupported video", "/problems/unreadable-video", \
+        "unreadable_video"
+
+
+class ServiceUnavailable(ApiError):
+    """Redis or the queue cannot be reached right now."""
+
+    status, title, type, code = 503, "Service unavailable", "/problems/unavailable", \
+        "unavailable"
+
+
+class GatewayTimeout(ApiError):
+    """A synchronous analysis took longer than the configured timeout."""
+
+    status, title, type, code = 504, "Analysis timed out", "/problems/timeout", "timeout"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank",
+            **extra: Any) -> Response:
+    """The only place a problem+json body is built."""
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+    if status in (503, 429):
+        response.headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_UNAVAILABLE", 5))
+    return response
+
+
+def from_stage_error(error: StageError, **extra: Any) -> ApiError:
+    api_error = UnsupportedVideo(error.detail, **extra)
+    api_error.type, api_error.title, api_error.code = error.type, error.title, error.code
+    return api_error
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Response:
+        return problem(error.status, error.title, error.detail, error.type, code=error.code,
+                       **error.extra)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        detail = {404: "There is nothing at this URL.",
+                  405: "This URL does not accept that method.",
+                  413: "The upload exceeds the server's size limit."}.get(
+            status, error.description or error.name)
+        response = problem(status, error.name, detail)
+        if status == 405 and error.get_headers():
+            allow = dict(error.get_headers()).get("Allow")
+            if allow:
+                response.headers["Allow"] = allow
+        return response
+
+    @app.errorhandler(redis.RedisError)
+    async def redis_error(error: redis.RedisError) -> Response:
+        log.warning("redis unavailable: %r", error)
+        return problem(503, "Service unavailable",
+                       "The job queue is unavailable right now; retry shortly.",
+                       "/problems/unavailable", code="unavailable")
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal error", "Something went wrong on our side; it was logged.",
+                       "/problems/internal-error", code="internal_error")

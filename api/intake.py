@@ -1,0 +1,37 @@
+"""Accepting an upload: stream it to a new workspace, probe it, then create the session."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart import request
+
+from api.errors import from_stage_error
+from api.options import parse_options
+from api.services import services
+from api.upload import receive_upload
+from queues.session import Session
+from queues.submit import new_session_id, submit_session
+from stages.errors import StageError
+from stages.probe import probe
+from stages.workspace import SOURCE
+
+
+async def accept_upload(analysis: str | None = None) -> Session:
+    """Everything an upload route does before answering; nothing is kept if any step fails."""
+    svc = services()
+    session_id = new_session_id()
+    workspace = await asyncio.to_thread(svc.storage.create, session_id)
+    try:
+        received = await receive_upload(request.headers.get("Content-Type"), request.body,
+                                        workspace, svc.settings.max_upload_bytes)
+        options = parse_options(received.fields, svc.settings, analysis)
+        try:
+            await asyncio.to_thread(probe, workspace.path(SOURCE), options.max_video_seconds)
+        except StageError as error:
+            raise from_stage_error(error) from None
+        return await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
+                                       session_id, options)
+    except BaseException:
+        await asyncio.to_thread(svc.storage.delete, session_id)
+        raise

@@ -1,0 +1,131 @@
+"""The asynchronous API the frontend polls: upload, status, results, reel, cancel, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from quart import Blueprint, Response, current_app, jsonify, send_file
+
+from api.errors import Conflict, Gone, NotFound
+from api.intake import accept_upload
+from api.lookup import load_session
+from api.services import services
+from queues.cancel import enforce_cancel, request_cancel
+from queues.session import Session, SessionStatus, iso
+from queues.sweeper import delete_session
+from stages.workspace import REEL, RESULTS
+
+bp = Blueprint("video", __name__, url_prefix="/api/v1/video")
+
+
+def status_url(session_id: str) -> str:
+    return f"/api/v1/video/status/{session_id}"
+
+
+def results_url(session_id: str) -> str:
+    return f"/api/v1/video/results/{session_id}"
+
+
+def reel_url(session_id: str) -> str:
+    return f"{results_url(session_id)}/reel.mp4"
+
+
+def status_response(session: Session, code: int = 200) -> Response:
+    response = jsonify(session.status_body())
+    response.status_code = code
+    if not session.status.terminal:
+        response.headers["Retry-After"] = str(services().settings.poll_interval)
+    return response
+
+
+@bp.post("/upload")
+async def upload() -> Response:
+    session = await accept_upload()
+    body = {"session_id": session.session_id, "status": session.status.value,
+            "analysis": session.analysis, "status_url": status_url(session.session_id),
+            "results_url": results_url(session.session_id),
+            "created_at": iso(session.created_at), "expires_at": iso(session.expires_at)}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = status_url(session.session_id)
+    return response
+
+
+@bp.get("/status/<session_id>")
+async def status(session_id: str) -> Response:
+    return status_response(await load_session(session_id))
+
+
+async def completed_results(session: Session) -> dict[str, Any]:
+    """The results body of a completed session (also used by the legacy routes)."""
+    workspace = services().storage.open(session.session_id)
+    body: dict[str, Any] = await asyncio.to_thread(workspace.read_json, RESULTS)
+    if body.get("reel") is not None:
+        body["reel"] = {"url": reel_url(session.session_id), **body["reel"]}
+    return {"session_id": session.session_id, "status": session.status.value, **body}
+
+
+def not_completed(session: Session) -> Conflict:
+    return Conflict(f"The session is {session.status.value}; it has no results.",
+                    session_id=session.session_id, session_status=session.status.value,
+                    error=session.error)
+
+
+@bp.get("/results/<session_id>")
+async def results(session_id: str) -> Response:
+    session = await load_session(session_id)
+    if session.status is SessionStatus.COMPLETED:
+        return jsonify(await completed_results(session))
+    if session.status.terminal:
+        raise not_completed(session)
+    return status_response(session, 202)
+
+
+@bp.get("/results/<session_id>/reel.mp4")
+async def reel(session_id: str) -> Response:
+    session = await load_session(session_id)
+    if session.status is not SessionStatus.COMPLETED:
+        if session.status.terminal:
+            raise not_completed(session)
+        return status_response(session, 202)
+    path = services().storage.open(session_id).path(REEL)
+    if not path.is_file():
+        raise NotFound("This session has no reel (rendering was off or nothing was selected).",
+                       session_id=session_id)
+    response = await send_file(path, mimetype="video/mp4", conditional=True)
+    response.headers["Content-Disposition"] = 'inline; filename="highlights.mp4"'
+    return response
+
+
+@bp.post("/cancel/<session_id>")
+async def cancel(session_id: str) -> Response:
+    await load_session(session_id)
+    svc = services()
+    outcome = await asyncio.to_thread(request_cancel, svc.sync_redis, svc.store, svc.storage,
+                                      session_id)
+    if outcome is None:
+        raise Gone("This session was deleted.", session_id=session_id)
+    if outcome in (SessionStatus.COMPLETED, SessionStatus.FAILED):
+        raise Conflict(f"The session is already {outcome.value}.", session_id=session_id,
+                       session_status=outcome.value)
+    if outcome is SessionStatus.CANCELLING:
+        current_app.add_background_task(_enforce_after_grace, session_id)
+        response = jsonify({"session_id": session_id, "status": outcome.value})
+        response.status_code = 202
+        return response
+    return jsonify({"session_id": session_id, "status": outcome.value})
+
+
+async def _enforce_after_grace(session_id: str) -> None:
+    svc = services()
+    await asyncio.sleep(svc.settings.cancel_grace)
+    await asyncio.to_thread(enforce_cancel, svc.sync_redis, svc.store, svc.storage, session_id)
+
+
+@bp.delete("/cleanup/<session_id>")
+async def cleanup(session_id: str) -> Response:
+    await load_session(session_id)
+    svc = services()
+    await asyncio.to_thread(delete_session, svc.sync_redis, svc.settings, session_id)
+    return jsonify({"session_id": session_id, "status": "deleted"})

@@ -1,0 +1,129 @@
+"""Streams a multipart upload straight into a session workspace, enforcing the size limit.
+
+The body is parsed incrementally (werkzeug's sans-IO decoder) so a large video never sits
+in memory; the client's filename is ignored: the file is always stored as ``source``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from api.errors import BadRequest, PayloadTooLarge, UnsupportedVideo
+from stages.workspace import SOURCE, Workspace
+
+FILE_PARTS = ("file", "video")  # accepted names of the video part
+MAX_FIELD_BYTES = 1024  # form fields are small options
+MAX_FIELDS = 32
+FEED_BYTES = 256 * 1024  # decoder input slice
+
+
+@dataclass
+class ReceivedUpload:
+    fields: dict[str, str]
+    size: int
+
+
+class _Receiver:
+    def __init__(self, workspace: Workspace, max_bytes: int) -> None:
+        self.workspace = workspace
+        self.max_bytes = max_bytes
+        self.fields: dict[str, str] = {}
+        self.size = 0
+        self.file: BinaryIO | None = None
+        self.got_file = False
+        self._part: str | None = None  # "file", "field:<name>" or "skip"
+        self._field_buffer = bytearray()
+
+    async def handle(self, event: object) -> None:
+        if isinstance(event, File):
+            if event.name in FILE_PARTS and not self.got_file:
+                self.got_file = True
+                self._part = "file"
+                self.file = await asyncio.to_thread(open, self.workspace.temp_path(SOURCE), "wb")
+            else:
+                self._part = "skip"
+        elif isinstance(event, Field):
+            if len(self.fields) >= MAX_FIELDS:
+                raise BadRequest("Too many form fields.")
+            self._part = f"field:{event.name}"
+            self._field_buffer.clear()
+        elif isinstance(event, Data):
+            await self._data(event)
+
+    async def _data(self, event: Data) -> None:
+        if self._part == "file":
+            self.size += len(event.data)
+            if self.size > self.max_bytes:
+                raise PayloadTooLarge(
+                    f"The video is larger than the limit of {self.max_bytes // (1024 * 1024)} MiB.")
+            assert self.file is not None
+            await asyncio.to_thread(self.file.write, event.data)
+            if not event.more_data:
+                await asyncio.to_thread(self.file.close)
+        elif self._part and self._part.startswith("field:"):
+            self._field_buffer.extend(event.data)
+            if len(self._field_buffer) > MAX_FIELD_BYTES:
+                raise BadRequest("A form field is too long.")
+            if not event.more_data:
+                name = self._part.removeprefix("field:")
+                self.fields[name] = self._field_buffer.decode("utf-8", errors="replace").strip()
+
+    async def close(self) -> None:
+        if self.file is not None and not self.file.closed:
+            await asyncio.to_thread(self.file.close)
+
+
+async def receive_upload(content_type: str | None, body: AsyncIterable[bytes],
+                         workspace: Workspace, max_bytes: int) -> ReceivedUpload:
+    """Write the video part to ``workspace`` as SOURCE; return the other form fields."""
+    mimetype, params = parse_options_header(content_type or "")
+    boundary = params.get("boundary")
+    if mimetype != "multipart/form-data" or not boundary:
+        raise BadRequest("Send the video as multipart/form-data in a part named 'file'.")
+    # Field sizes are checked by _Receiver; the decoder's own limit applies to raw chunks.
+    decoder = MultipartDecoder(boundary.encode(), max_parts=MAX_FIELDS + len(FILE_PARTS))
+    receiver = _Receiver(workspace, max_bytes)
+    try:
+        async for chunk in body:
+            if await _feed(decoder, receiver, chunk):
+                break
+        else:
+            decoder.receive_data(None)
+            await _drain(decoder, receiver)
+    except ValueError as error:  # the decoder's way of saying the body is malformed
+        raise BadRequest(f"The multipart body could not be parsed ({error}).") from None
+    finally:
+        await receiver.close()
+    if not receiver.got_file:
+        raise BadRequest("No video in the request: send it in a form part named 'file'.")
+    if receiver.size == 0:
+        raise UnsupportedVideo("The uploaded file is empty.")
+    workspace.commit(SOURCE)
+    return ReceivedUpload(receiver.fields, receiver.size)
+
+
+async def _feed(decoder: MultipartDecoder, receiver: _Receiver, chunk: bytes) -> bool:
+    """Feed a body chunk in slices, so the decoder never buffers more than one slice."""
+    view = memoryview(chunk)
+    for offset in range(0, len(view), FEED_BYTES):
+        decoder.receive_data(bytes(view[offset:offset + FEED_BYTES]))
+        if await _drain(decoder, receiver):
+            return True
+    return False
+
+
+async def _drain(decoder: MultipartDecoder, receiver: _Receiver) -> bool:
+    """Handle every complete event; True once the closing boundary was seen."""
+    while True:
+        event = decoder.next_event()
+        if isinstance(event, NeedData):
+            return False
+        if isinstance(event, Epilogue):
+            return True
+        await receiver.handle(event)

@@ -1,0 +1,21 @@
+"""Every Redis key this service writes, named in one place."""
+
+PREFIX = "vs"
+
+SESSIONS_BY_EXPIRY = f"{PREFIX}:sessions"  # zset: session id -> unix time it expires
+SWEEP_LOCK = f"{PREFIX}:sweep-lock"  # one sweeper at a time across workers
+
+
+def session_key(session_id: str) -> str:
+    """Hash of one session: status, options, per-stage status/progress, job ids."""
+    return f"{PREFIX}:session:{session_id}"
+
+
+def tombstone_key(session_id: str) -> str:
+    """Marks a deleted or expired session, so its routes answer 410 for a while."""
+    return f"{PREFIX}:tomb:{session_id}"
+
+
+# Extra seconds a session hash outlives its expires_at, so the sweeper (not Redis TTL)
+# removes it and leaves the tombstone; the TTL is only the safety net.
+KEY_TTL_MARGIN = 3600

@@ -1,0 +1,98 @@
+"""One settings object per process, read from the environment once and validated."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from stages.options import AnalysisOptions
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value we cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; the README's configuration table mirrors this class."""
+
+    redis_url: str = ""  # empty: the dev launcher starts an embedded redis-server
+    media_root: Path = Path("./var/media")  # shared by web and workers (one volume)
+    queue_name: str = "pipeline"  # RQ queue every stage job goes to
+    max_upload_bytes: int = 1024 * 1024 * 1024  # uploads above this get 413 while streaming
+    max_video_seconds: float = 900.0  # longer videos are refused (422)
+    session_ttl: int = 24 * 3600  # a session and its files live this long after it ends
+    tombstone_ttl: int = 7 * 24 * 3600  # how long a deleted id answers 410 before 404
+    upload_stale_seconds: int = 3600  # a workspace with no session this old is swept
+    sweep_interval: float = 60.0  # seconds between sweeps (one sweeper at a time)
+    stage_timeout: int = 3600  # RQ job timeout of one stage, seconds
+    cancel_grace: float = 2.0  # then a still-running stage is hard-stopped
+    legacy_timeout: float = 300.0  # synchronous endpoints answer 504 after this
+    poll_interval: int = 1  # Retry-After sent while a session runs
+    cors_origins: tuple[str, ...] = ()  # allowed frontend origins; "*" for any
+    default_target_duration: float = 30.0
+    default_max_highlights: int = 5
+    analysis_long_side: int = 160
+    analysis_max_fps: float = 30.0
+    render_max_height: int = 720
+    workers: int = 2  # worker processes the dev launcher starts
+    port: int = 8000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        positive = ("max_upload_bytes", "max_video_seconds", "session_ttl", "tombstone_ttl",
+                    "sweep_interval", "stage_timeout", "legacy_timeout", "poll_interval",
+                    "default_target_duration", "default_max_highlights", "analysis_long_side",
+                    "analysis_max_fps", "render_max_height", "workers")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name.upper()} must be positive")
+
+    def analysis_options(self, **overrides: object) -> AnalysisOptions:
+        """Options for one session: server defaults, then what the request asked."""
+        base = dict(target_duration=self.default_target_duration,
+                    max_highlights=self.default_max_highlights,
+                    analysis_long_side=self.analysis_long_side,
+                    analysis_max_fps=self.analysis_max_fps,
+                    render_max_height=self.render_max_height,
+                    max_video_seconds=self.max_video_seconds)
+        base.update(overrides)
+        return AnalysisOptions(**base)  # type: ignore[arg-type]
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise SettingsError(f"{name.upper()}={raw!r} is not a valid value") from None
+
+
+@functools.cache
+def process_settings() -> Settings:
+    """The settings of this process (worker side), read once."""
+    return Settings.from_env()

@@ -1,0 +1,52 @@
+"""Typed failures raised by stages; the runner turns them into problem objects."""
+
+
+class StageError(Exception):
+    """Root of every expected stage failure (never retried)."""
+
+    type = "about:blank"
+    title = "Analysis failed"
+    code = "stage_error"
+    status = 422  # HTTP status when this error answers a request
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnreadableVideo(StageError):
+    """The file is not a video we can decode (text, image, audio-only, truncated, empty)."""
+
+    type = "/problems/unreadable-video"
+    title = "Unreadable video"
+    code = "unreadable_video"
+
+
+class VideoTooLong(StageError):
+    """The video is longer than the server accepts."""
+
+    type = "/problems/video-too-long"
+    title = "Video too long"
+    code = "video_too_long"
+
+
+class RenderFailed(StageError):
+    """ffmpeg could not produce the highlight reel."""
+
+    type = "/problems/render-failed"
+    title = "Rendering failed"
+    code = "render_failed"
+    status = 500
+
+
+class MissingInput(StageError):
+    """A stage ran before the stage that produces its input (a graph bug)."""
+
+    type = "/problems/missing-input"
+    title = "Missing stage input"
+    code = "missing_input"
+    status = 500
+
+
+class StageCancelled(Exception):
+    """Raised inside a stage when its session was cancelled; not a failure."""

@@ -1,0 +1,70 @@
+"""Expiry: sessions vanish SESSION_TTL after they end, orphan workspaces after a while."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import fakeredis
+
+from queues import keys
+from queues.session import Session, SessionStatus, SessionStore
+from queues.settings import Settings
+from queues.sweeper import sweep, sweep_once_if_leader
+from stages.workspace import Storage
+
+
+def leftovers(redis_conn: fakeredis.FakeRedis, sid: str) -> list[str]:
+    return sorted(k.decode() for k in redis_conn.keys(f"*{sid}*"))
+
+
+def test_completed_session_expires_completely(make_session: Callable[..., Session],
+                                              small_video: Path, run_jobs: Callable[[], None],
+                                              store: SessionStore, storage: Storage,
+                                              redis_conn: fakeredis.FakeRedis,
+                                              settings: Settings) -> None:
+    session = make_session(small_video, render=False)
+    sid = session.session_id
+    run_jobs()
+    assert store.get(sid).status is SessionStatus.COMPLETED  # type: ignore[union-attr]
+    assert sweep(redis_conn, settings).expired_sessions == 0  # not yet
+    report = sweep(redis_conn, settings, now=time.time() + settings.session_ttl + 1)
+    assert report.expired_sessions == 1
+    assert not storage.open(sid).directory.exists()
+    rq_keys = [k for k in leftovers(redis_conn, sid) if k.startswith("rq:")]
+    assert leftovers(redis_conn, sid) == sorted([keys.tombstone_key(sid), *rq_keys])
+    # RQ's own job records carry result_ttl = SESSION_TTL, so they expire on their own too
+    for key in rq_keys:
+        assert 0 < redis_conn.ttl(key) <= settings.session_ttl
+
+
+def test_stuck_session_is_stopped_and_removed(make_session: Callable[..., Session],
+                                              small_video: Path, storage: Storage,
+                                              redis_conn: fakeredis.FakeRedis,
+                                              settings: Settings) -> None:
+    session = make_session(small_video)
+    report = sweep(redis_conn, settings, now=time.time() + settings.session_ttl + 1)
+    assert report.expired_sessions == 1
+    assert not storage.open(session.session_id).directory.exists()
+    assert not redis_conn.exists(keys.session_key(session.session_id))
+
+
+def test_orphan_workspace_is_removed_when_stale(storage: Storage, settings: Settings,
+                                                redis_conn: fakeredis.FakeRedis) -> None:
+    fresh = storage.create("F" * 32)
+    (fresh.directory / "source").write_bytes(b"partial upload")
+    stale = storage.create("O" * 32)
+    (stale.directory / "source").write_bytes(b"abandoned upload")
+    old = time.time() - settings.upload_stale_seconds - 10
+    for path in (stale.directory / "source", stale.directory):
+        os.utime(path, (old, old))
+    assert sweep(redis_conn, settings).orphan_workspaces == 1
+    assert fresh.directory.exists() and not stale.directory.exists()
+
+
+def test_only_one_sweeper_per_interval(redis_conn: fakeredis.FakeRedis,
+                                       settings: Settings) -> None:
+    assert sweep_once_if_leader(redis_conn, settings) is not None
+    assert sweep_once_if_leader(redis_conn, settings) is None
