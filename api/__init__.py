@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *,
     async def open_clients() -> None:
         app.extensions["video"] = Services(
             settings=settings,
-            redis=redis_client or async_redis(settings),
+            aredis=redis_client or async_redis(settings),
             sync_redis=sync_client or sync_redis(settings),
             storage=Storage(settings.media_root),
         )
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, *,
     async def close_clients() -> None:
         svc: Services = app.extensions.pop("video")
         if redis_client is None:
-            await svc.redis.aclose()
+            await svc.aredis.aclose()
         if sync_client is None:
             svc.sync_redis.close()
 

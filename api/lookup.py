@@ -15,10 +15,10 @@ async def load_session(session_id: str) -> Session:
     svc = services()
     if not SESSION_ID_RE.fullmatch(session_id):
         raise NotFound("No session has this id.")
-    raw = await svc.redis.hgetall(keys.session_key(session_id))
+    raw = await svc.aredis.hgetall(keys.session_key(session_id))
     session = Session.from_hash(session_id, raw)
     if session is None:
-        if await svc.redis.exists(keys.tombstone_key(session_id)):
+        if await svc.aredis.exists(keys.tombstone_key(session_id)):
             raise Gone("This session was deleted or has expired.", session_id=session_id)
         raise NotFound("No session has this id.", session_id=session_id)
     if session.status.terminal and session.expires_at < time.time():

@@ -16,7 +16,7 @@ from stages.workspace import Storage
 @dataclass
 class Services:
     settings: Settings
-    redis: redis.asyncio.Redis  # event-loop reads (status polling)
+    aredis: redis.asyncio.Redis  # event-loop reads (status polling)
     sync_redis: redis.Redis  # blocking calls, only ever inside asyncio.to_thread
     storage: Storage
 

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -14,7 +14,7 @@ import redis
 from queues import keys
 
 
-class SessionStatus(str, Enum):
+class SessionStatus(StrEnum):
     QUEUED = "queued"
     PROCESSING = "processing"
     CANCELLING = "cancelling"
@@ -27,7 +27,7 @@ class SessionStatus(str, Enum):
         return self in (SessionStatus.COMPLETED, SessionStatus.FAILED, SessionStatus.CANCELLED)
 
 
-class StageStatus(str, Enum):
+class StageStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -191,7 +191,7 @@ class SessionStore:
     def create(self, session_id: str, fields: dict[str, str]) -> None:
         key = keys.session_key(session_id)
         pipe = self.redis.pipeline()
-        pipe.hset(key, mapping=fields)
+        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
         pipe.expire(key, self.session_ttl + keys.KEY_TTL_MARGIN)
         pipe.zadd(keys.SESSIONS_BY_EXPIRY, {session_id: float(fields[F_EXPIRES])})
         pipe.execute()

@@ -65,7 +65,7 @@ class Settings:
 
     def analysis_options(self, **overrides: object) -> AnalysisOptions:
         """Options for one session: server defaults, then what the request asked."""
-        base = dict(target_duration=self.default_target_duration,
+        base: dict[str, object] = dict(target_duration=self.default_target_duration,
                     max_highlights=self.default_max_highlights,
                     analysis_long_side=self.analysis_long_side,
                     analysis_max_fps=self.analysis_max_fps,

@@ -59,7 +59,7 @@ class Workspace:
         return self.path(artifact).exists()
 
     def temp_path(self, artifact: str) -> Path:
-        """A sibling path to write first and :meth:`commit` after, so readers never see half a file."""
+        """Where to write before :meth:`commit`, so readers never see half a file."""
         return self.directory / f".{artifact}.part"
 
     def commit(self, artifact: str) -> Path:

@@ -6,9 +6,9 @@ import fakeredis
 import pytest
 from rq.job import Job, JobStatus
 
+from queues.connection import pipeline_queue
 from queues.graph import PIPELINES, STAGES, enqueue_pipeline, job_id
 from queues.settings import Settings
-from queues.connection import pipeline_queue
 
 EXPECTED = {
     "highlights": ["decode", "score", "select", "render"],

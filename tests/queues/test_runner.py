@@ -11,8 +11,8 @@ from rq.job import Job, JobStatus
 
 from queues.runner import RedisStageContext
 from queues.session import F_CANCEL, Session, SessionStatus, SessionStore, StageStatus
-from queues.worker import horse_killed_handler
 from queues.settings import Settings
+from queues.worker import horse_killed_handler
 from stages.errors import StageCancelled
 from stages.options import AnalysisOptions
 from stages.workspace import RESULTS, Storage

@@ -1,0 +1,29 @@
+# Two commands on a fresh machine (Python 3.11+): `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test test-fast bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed  ## the whole service: web + workers (+ embedded Redis if REDIS_URL is unset)
+	$(BIN)/python -m api
+
+test: $(BIN)/.installed  ## lint, types, then every test (integration suite included)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/.installed  ## unit tests only
+	$(BIN)/python -m pytest -m "not integration"
+
+bench: $(BIN)/.installed  ## the issue-2 figures: ffmpeg decode baseline vs upload->completed
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) var

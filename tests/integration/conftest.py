@@ -1,0 +1,78 @@
+"""The real service: a redis-server, two `python -m queues.worker` processes, hypercorn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from queues.embedded import free_port
+from tests.integration.http import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@dataclass
+class Service:
+    client: Client
+    redis: redis.Redis
+    media_root: Path
+    workers: list[subprocess.Popen[bytes]]
+
+
+@pytest.fixture(scope="session")
+def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    media = tmp_path_factory.mktemp("media")
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    url = redis_server.rsplit("/", 1)[0] + "/1"  # db 0 is flushed by other tests
+    env = {**os.environ, "REDIS_URL": url, "MEDIA_ROOT": str(media),
+           "MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "LEGACY_TIMEOUT": "60",
+           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128", "PYTHONPATH": str(ROOT)}
+    with ExitStack() as files:
+        procs = [subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env, cwd=ROOT,
+                                  stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
+                                  stderr=subprocess.STDOUT)
+                 for i in range(2)]
+        web = subprocess.Popen([sys.executable, "-m", "hypercorn", "api:create_app()", "--bind",
+                                f"127.0.0.1:{port}"], env=env, cwd=ROOT,
+                               stdout=files.enter_context(open(logs / "web.log", "wb")),
+                               stderr=subprocess.STDOUT)
+    client = Client(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if client.get("/readyz", timeout=2).status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or web.poll() is not None:
+            raise RuntimeError((logs / "web.log").read_text())
+        time.sleep(0.2)
+    conn = redis.Redis.from_url(url)
+    try:
+        yield Service(client, conn, media, procs)
+    finally:
+        for proc in [web, *procs]:
+            proc.terminate()
+        for proc in [web, *procs]:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        conn.close()

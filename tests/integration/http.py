@@ -1,0 +1,99 @@
+"""A tiny blocking HTTP client for the integration suite (stdlib only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import secrets
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+class Client:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 120) -> Reply:
+        req = urllib.request.Request(self.base_url + path, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()},
+                             resp.read())
+        except urllib.error.HTTPError as err:
+            return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+    def get(self, path: str, **kw: Any) -> Reply:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Reply:
+        return self.request("POST", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Reply:
+        return self.request("DELETE", path, **kw)
+
+    def upload(self, path: str, video: Path | bytes, filename: str = "clip.mp4",
+               part: str = "file", **fields: str) -> Reply:
+        boundary = secrets.token_hex(12)
+        data = video if isinstance(video, bytes) else video.read_bytes()
+        chunks = []
+        for name, value in fields.items():
+            chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+                          f'\r\n\r\n{value}\r\n'.encode())
+        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{part}"; '
+                      f'filename="{filename}"\r\nContent-Type: video/mp4\r\n\r\n'.encode())
+        chunks += [data, f"\r\n--{boundary}--\r\n".encode()]
+        return self.stream(path, b"".join(chunks), f"multipart/form-data; boundary={boundary}")
+
+    def stream(self, path: str, body: bytes, content_type: str, chunk: int = 64 * 1024) -> Reply:
+        """POST in chunks, like a browser: a server may answer (413) before reading it all."""
+        parsed = urllib.parse.urlsplit(self.base_url)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+        try:
+            conn.putrequest("POST", path)
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders()
+            try:
+                for offset in range(0, len(body), chunk):
+                    conn.send(body[offset:offset + chunk])
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered early and stopped reading
+            resp = conn.getresponse()
+            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
+
+    def wait(self, session_id: str, timeout: float = 120,
+             until: tuple[str, ...] = ("completed", "failed", "cancelled")) -> list[dict]:
+        """Poll status until one of ``until``; return every status body seen."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = self.get(f"/api/v1/video/status/{session_id}")
+            assert reply.status == 200, reply.body
+            seen.append(reply.json())
+            if seen[-1]["status"] in until:
+                return seen
+            time.sleep(0.1)
+        raise AssertionError(f"session {session_id} still {seen[-1]['status']} after {timeout}s")
