@@ -175,3 +175,23 @@ def test_unknown_id_and_path_like_names(service: Service, clips: dict[str, Path]
     assert reply.status == 202
     assert not (service.media_root.parent / "evil.mp4").exists()
     assert service.client.wait(sid)[-1]["status"] == "completed"
+
+
+def test_killed_work_horse_fails_the_session(service: Service, clips: dict[str, Path]) -> None:
+    import psutil
+
+    sid = upload_ok(service, clips["long"])
+    seen = service.client.wait(sid, until=("processing",))
+    while seen[-1]["stage"] != "decode":
+        seen = service.client.wait(sid, until=("processing",))
+    horses = [child for worker in service.workers
+              for child in psutil.Process(worker.pid).children()
+              if "python" in child.name().lower()]
+    assert len(horses) == 1, horses  # the one forked work horse running this decode
+    horses[0].kill()  # what the OOM killer does: no finally, no except
+    final = service.client.wait(sid, timeout=30)[-1]
+    assert final["status"] == "failed" and final["error"]["code"] == "worker_crashed"
+    assert [s["status"] for s in final["stages"]] == ["failed"] + ["cancelled"] * 3
+    for stage in ("score", "select", "render"):  # not left deferred forever
+        assert Job.fetch(f"vs-{stage}-{sid}", connection=service.redis).get_status() == "canceled"
+    assert remaining(service, sid)[1] == ["source"]

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fakeredis
+import pytest
 
 from queues import keys
-from queues.session import Session, SessionStatus, SessionStore
+from queues.session import F_CANCEL, Session, SessionStore
 from queues.settings import Settings
 from queues.sweeper import sweep, sweep_once_if_leader
 from stages.workspace import Storage
@@ -20,24 +21,27 @@ def leftovers(redis_conn: fakeredis.FakeRedis, sid: str) -> list[str]:
     return sorted(k.decode() for k in redis_conn.keys(f"*{sid}*"))
 
 
-def test_completed_session_expires_completely(make_session: Callable[..., Session],
-                                              small_video: Path, run_jobs: Callable[[], None],
-                                              store: SessionStore, storage: Storage,
-                                              redis_conn: fakeredis.FakeRedis,
-                                              settings: Settings) -> None:
+@pytest.mark.parametrize("ending", ["completed", "failed", "cancelled"])
+def test_ended_session_expires_completely(ending: str, make_session: Callable[..., Session],
+                                          small_video: Path, run_jobs: Callable[[], None],
+                                          store: SessionStore, storage: Storage,
+                                          redis_conn: fakeredis.FakeRedis,
+                                          settings: Settings) -> None:
     session = make_session(small_video, render=False)
     sid = session.session_id
+    if ending == "failed":
+        storage.open(sid).path("source").write_text("damaged")
+    if ending == "cancelled":
+        store.update(sid, {F_CANCEL: "1"})
     run_jobs()
-    assert store.get(sid).status is SessionStatus.COMPLETED  # type: ignore[union-attr]
+    assert store.get(sid).status.value == ending  # type: ignore[union-attr]
     assert sweep(redis_conn, settings).expired_sessions == 0  # not yet
     report = sweep(redis_conn, settings, now=time.time() + settings.session_ttl + 1)
     assert report.expired_sessions == 1
     assert not storage.open(sid).directory.exists()
-    rq_keys = [k for k in leftovers(redis_conn, sid) if k.startswith("rq:")]
-    assert leftovers(redis_conn, sid) == sorted([keys.tombstone_key(sid), *rq_keys])
-    # RQ's own job records carry result_ttl = SESSION_TTL, so they expire on their own too
-    for key in rq_keys:
-        assert 0 < redis_conn.ttl(key) <= settings.session_ttl
+    # nothing but the tombstone: not the hash, not the index entry, not RQ's job records
+    assert leftovers(redis_conn, sid) == [keys.tombstone_key(sid)]
+    assert redis_conn.zscore(keys.SESSIONS_BY_EXPIRY, sid) is None
 
 
 def test_stuck_session_is_stopped_and_removed(make_session: Callable[..., Session],
@@ -48,7 +52,7 @@ def test_stuck_session_is_stopped_and_removed(make_session: Callable[..., Sessio
     report = sweep(redis_conn, settings, now=time.time() + settings.session_ttl + 1)
     assert report.expired_sessions == 1
     assert not storage.open(session.session_id).directory.exists()
-    assert not redis_conn.exists(keys.session_key(session.session_id))
+    assert leftovers(redis_conn, session.session_id) == [keys.tombstone_key(session.session_id)]
 
 
 def test_orphan_workspace_is_removed_when_stale(storage: Storage, settings: Settings,
