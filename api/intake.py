@@ -20,6 +20,7 @@ from stages.workspace import SOURCE
 async def accept_upload(analysis: str | None = None) -> Session:
     """Everything an upload route does before answering; nothing is kept if any step fails."""
     svc = services()
+    await svc.aredis.ping()  # Redis down: answer 503 now rather than after the whole upload
     session_id = new_session_id()
     workspace = await asyncio.to_thread(svc.storage.create, session_id)
     try:
