@@ -106,12 +106,7 @@ def main() -> None:
     client = Client(f"http://127.0.0.1:{port}")
     watcher = RssWatcher(worker.pid)
     try:
-        for _ in range(100):
-            try:
-                if client.get("/readyz", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        client.wait_ready(web, Path(os.devnull))
         watcher.start()
         rows: dict[str, list[float]] = {"ffmpeg -f null": [], "highlights": [], "workout": []}
         for _ in range(args.runs):  # interleaved, so machine noise hits all three alike

@@ -29,9 +29,10 @@ def assemble(workspace: Workspace, options: AnalysisOptions) -> dict[str, Any]:
 
 
 def video_summary(probe: dict[str, Any]) -> dict[str, Any]:
+    """The video as a player shows it: upright, with non-square pixels stretched to square."""
     return {"duration": round(float(probe["duration"]), 3),
             "fps": round(float(probe["fps"]), 3),
-            "width": int(probe["width"]),
+            "width": round(int(probe["width"]) * float(probe.get("sample_aspect") or 1.0)),
             "height": int(probe["height"]),
             "has_audio": bool(probe["has_audio"])}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -54,16 +53,7 @@ def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                stdout=files.enter_context(open(logs / "web.log", "wb")),
                                stderr=subprocess.STDOUT)
     client = Client(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if client.get("/readyz", timeout=2).status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or web.poll() is not None:
-            raise RuntimeError((logs / "web.log").read_text())
-        time.sleep(0.2)
+    client.wait_ready(web, logs / "web.log")
     conn = redis.Redis.from_url(url)
     try:
         yield Service(client, conn, media, procs)

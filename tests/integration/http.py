@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -42,6 +43,19 @@ class Client:
                              resp.read())
         except urllib.error.HTTPError as err:
             return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+    def wait_ready(self, server: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+        """Poll /readyz until the server answers 200; fail with its log if it dies or hangs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.get("/readyz", timeout=2).status == 200:
+                    return
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"server not ready:\n{log.read_text()}")
+            time.sleep(0.2)
 
     def get(self, path: str, **kw: Any) -> Reply:
         return self.request("GET", path, **kw)

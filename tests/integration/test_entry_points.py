@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import av
@@ -28,15 +27,7 @@ def test_one_command_service_with_embedded_redis(small_video: Path, tmp_path: Pa
                                 stderr=subprocess.STDOUT)
     client = Client(f"http://127.0.0.1:{port}")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.get("/readyz", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
-            time.sleep(0.2)
+        client.wait_ready(proc, log)
         reply = client.upload("/api/v1/video/upload", small_video, render="false")
         assert reply.status == 202, reply.body
         assert client.wait(reply.json()["session_id"])[-1]["status"] == "completed"

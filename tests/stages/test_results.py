@@ -96,3 +96,14 @@ def test_assembly_is_deterministic(ws: Workspace) -> None:
     options = AnalysisOptions(analysis="all")
     first = json.dumps(assemble(ws, options), sort_keys=True)
     assert json.dumps(assemble(ws, options), sort_keys=True) == first
+
+
+def test_video_size_is_the_displayed_size() -> None:
+    from dataclasses import replace
+
+    from stages.results import video_summary
+
+    anamorphic = replace(INFO, width=176, height=144, coded_width=176, coded_height=144,
+                         sample_aspect=128 / 117)
+    assert (video_summary(anamorphic.to_dict())["width"],
+            video_summary(anamorphic.to_dict())["height"]) == (193, 144)
