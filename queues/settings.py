@@ -38,6 +38,7 @@ class Settings:
     analysis_long_side: int = 160
     analysis_max_fps: float = 30.0
     render_max_height: int = 720
+    render_crossfade: float = 0.0  # seconds; shortens the reel by this much per join
     workers: int = 2  # worker processes the dev launcher starts
     port: int = 8000
 
@@ -62,6 +63,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be positive")
+        if self.render_crossfade < 0:
+            raise SettingsError("RENDER_CROSSFADE must be 0 or more")
 
     def analysis_options(self, **overrides: object) -> AnalysisOptions:
         """Options for one session: server defaults, then what the request asked."""
@@ -70,6 +73,7 @@ class Settings:
                     analysis_long_side=self.analysis_long_side,
                     analysis_max_fps=self.analysis_max_fps,
                     render_max_height=self.render_max_height,
+                    crossfade=self.render_crossfade,
                     max_video_seconds=self.max_video_seconds)
         base.update(overrides)
         return AnalysisOptions(**base)  # type: ignore[arg-type]

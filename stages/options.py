@@ -22,6 +22,7 @@ class AnalysisOptions:
     analysis_long_side: int = 160  # frame cache size: longest side in pixels
     analysis_max_fps: float = 30.0  # frame cache rate cap
     render_max_height: int = 720  # reel height cap (never upscaled)
+    crossfade: float = 0.0  # seconds of overlap between reel segments; 0 = hard cuts
     max_video_seconds: float = 900.0  # longer videos are refused
 
     def to_json(self) -> str:

@@ -68,12 +68,15 @@ def _clock(micros: int) -> str:
 
 
 def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-             with_audio: bool, out_path: Path) -> list[str]:
+             with_audio: bool, out_path: Path, crossfade_us: int = 0, fps: float = 0.0
+             ) -> list[str]:
     """One accurately seeked input per cut (start, duration in µs), joined by ``concat``."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for start, duration in cuts:
         cmd += ["-ss", _clock(start), "-t", _clock(duration), "-i", str(source)]
-    cmd += ["-filter_complex", _filtergraph(cuts, size, with_audio), "-map", "[v]",
+    graph = (_crossfade_graph(cuts, size, with_audio, crossfade_us, fps) if crossfade_us
+             else _filtergraph(cuts, size, with_audio))
+    cmd += ["-filter_complex", graph, "-map", "[v]",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
             "-pix_fmt", "yuv420p"]
     if with_audio:
@@ -83,15 +86,16 @@ def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int
             str(out_path)]
 
 
-def _filtergraph(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-                 with_audio: bool) -> str:
+def _segment_chains(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
+                    with_audio: bool, fps: float = 0.0) -> list[str]:
+    """Per cut: upright square-pixel video [v<i>] and, with sound, exact-length audio [a<i>]."""
     width, height = size
-    chains, pads = [], []
+    rate = f"fps={fps:.6f}," if fps else ""  # xfade needs one constant rate on both sides
+    chains = []
     for i, (_, duration) in enumerate(cuts):
         # Frames arrive already upright (ffmpeg autorotates); make the pixels square.
-        chains.append(f"[{i}:v:0]scale={width}:{height},setsar=1,format=yuv420p,"
+        chains.append(f"[{i}:v:0]{rate}scale={width}:{height},setsar=1,format=yuv420p,"
                       f"setpts=PTS-STARTPTS[v{i}]")
-        pads.append(f"[v{i}]")
         if with_audio:
             # Exactly the cut's length of audio, silence wherever the source has none (late
             # start, early end, none at all): concat would otherwise shift later segments.
@@ -99,15 +103,39 @@ def _filtergraph(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
             chains.append(f"[{i}:a:0]aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
                           f"aresample=async=1:first_pts=0,apad=whole_dur={duration}us,"
                           f"atrim=duration={duration}us,asetpts=N/SR/TB[a{i}]")
-            pads.append(f"[a{i}]")
+    return chains
+
+
+def _filtergraph(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
+                 with_audio: bool) -> str:
+    pads = "".join(f"[v{i}][a{i}]" if with_audio else f"[v{i}]" for i in range(len(cuts)))
     outputs = "[v][a]" if with_audio else "[v]"
-    concat = f"{''.join(pads)}concat=n={len(cuts)}:v=1:a={int(with_audio)}{outputs}"
-    return ";".join([*chains, concat])
+    concat = f"{pads}concat=n={len(cuts)}:v=1:a={int(with_audio)}{outputs}"
+    return ";".join([*_segment_chains(cuts, size, with_audio), concat])
+
+
+def _crossfade_graph(cuts: Sequence[tuple[int, int]], size: tuple[int, int], with_audio: bool,
+                     crossfade_us: int, fps: float) -> str:
+    """Overlap neighbours by ``crossfade_us``: the reel gets shorter by that much per join."""
+    chains = _segment_chains(cuts, size, with_audio, fps)
+    video, audio, elapsed = "[v0]", "[a0]", cuts[0][1]
+    for i in range(1, len(cuts)):
+        last = i == len(cuts) - 1
+        out_v, out_a = ("[v]", "[a]") if last else (f"[xv{i}]", f"[xa{i}]")
+        offset = elapsed - i * crossfade_us
+        chains.append(f"{video}[v{i}]xfade=transition=fade:duration={crossfade_us}us:"
+                      f"offset={offset}us{out_v}")
+        if with_audio:
+            chains.append(f"{audio}[a{i}]acrossfade=d={crossfade_us}us{out_a}")
+        video, audio, elapsed = out_v, out_a, elapsed + cuts[i][1]
+    if len(cuts) == 1:
+        chains.append("[v0]null[v]" + (";[a0]anull[a]" if with_audio else ""))
+    return ";".join(chains)
 
 
 def render_reel(source: Path, segments: Sequence[tuple[float, float]], info: VideoInfo,
                 out_path: Path, max_height: int,
-                on_progress: Callable[[float], None]) -> Reel | None:
+                on_progress: Callable[[float], None], crossfade: float = 0.0) -> Reel | None:
     """Write the reel of ``segments`` (seconds) to ``out_path``; None when there is nothing to cut.
 
     ``on_progress`` gets fractions in [0, 1] at least every quarter second; if it raises
@@ -118,8 +146,10 @@ def render_reel(source: Path, segments: Sequence[tuple[float, float]], info: Vid
         return None
     size = reel_size(info.coded_width, info.coded_height, info.rotation, info.sample_aspect,
                      max_height)
-    cmd = _command(source, cuts, size, info.has_audio, out_path)
-    total = sum(duration for _, duration in cuts) / 1e6
+    # A crossfade never eats more than half of the shortest segment.
+    crossfade_us = min(_micros(crossfade), min(d for _, d in cuts) // 2) if crossfade > 0 else 0
+    cmd = _command(source, cuts, size, info.has_audio, out_path, crossfade_us, info.fps)
+    total = (sum(duration for _, duration in cuts) - crossfade_us * (len(cuts) - 1)) / 1e6
     try:
         _run_ffmpeg(cmd, total, on_progress)
         return measure_reel(out_path)
@@ -209,7 +239,7 @@ def run(ctx: StageContext) -> None:
     info = VideoInfo.from_dict(ws.read_json(PROBE))
     segments = [(s["start"], s["end"]) for s in ws.read_json(HIGHLIGHTS)["segments"]]
     reel = render_reel(ws.path(SOURCE), segments, info, ws.temp_path(REEL),
-                       ctx.options.render_max_height, ctx.progress)
+                       ctx.options.render_max_height, ctx.progress, ctx.options.crossfade)
     if reel is None:
         return
     ws.commit(REEL)

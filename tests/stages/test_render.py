@@ -15,6 +15,7 @@ import pytest
 from stages import render
 from stages.context import NullContext
 from stages.errors import RenderFailed, StageCancelled
+from stages.ffmpeg import ffmpeg_exe
 from stages.probe import VideoInfo, probe
 from stages.render import Reel, reel_size, render_reel
 from stages.workspace import HIGHLIGHTS, PROBE, REEL, REEL_META, SOURCE, Workspace
@@ -215,3 +216,25 @@ def test_ffmpeg_failure_is_render_failed_with_a_short_detail(tmp_path: Path,
     assert "ffmpeg exited" in failure.value.detail
     assert len(failure.value.detail) < 800
     assert not out.exists()
+
+
+def test_reel_decodes_without_any_error(tmp_path: Path, clip: Path) -> None:
+    _, out = make_reel(tmp_path, clip, SEGMENTS)
+    check = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "null", "-"],
+                           capture_output=True, text=True, check=True)
+    assert check.stderr == "" and check.stdout == ""
+
+
+def test_crossfade_overlaps_neighbours(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "xfade.mp4"
+    reel = render_reel(clip, SEGMENTS, probe(clip), out, 720, lambda _: None, crossfade=0.2)
+    assert reel is not None
+    # three segments, two joins of 0.2 s each
+    assert reel.duration == pytest.approx(sum(FRAME_COUNTS) / FPS - 0.4, abs=1.5 / FPS)
+    frames = gray_frames(out)
+    first = gray_frames(clip)[FIRST_FRAMES[0]]
+    assert np.abs(frames[0] - first).mean() < 8  # the first segment starts unblended
+    with av.open(str(out)) as container:
+        audio = container.streams.audio[0]
+        assert audio.duration and audio.time_base
+        assert float(audio.duration * audio.time_base) == pytest.approx(reel.duration, abs=0.05)
