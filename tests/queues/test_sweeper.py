@@ -72,3 +72,22 @@ def test_only_one_sweeper_per_interval(redis_conn: fakeredis.FakeRedis,
                                        settings: Settings) -> None:
     assert sweep_once_if_leader(redis_conn, settings) is not None
     assert sweep_once_if_leader(redis_conn, settings) is None
+
+
+def test_session_whose_worker_died_is_failed(make_session: Callable[..., Session],
+                                             small_video: Path, store: SessionStore,
+                                             redis_conn: fakeredis.FakeRedis,
+                                             settings: Settings) -> None:
+    from rq.job import Job, JobStatus
+
+    session = make_session(small_video)
+    sid = session.session_id
+    assert sweep(redis_conn, settings).lost_sessions == 0  # queued and deferred jobs are fine
+    # What RQ does to a started job whose worker vanished (abandoned in the started registry)
+    Job.fetch(session.jobs["decode"], connection=redis_conn).set_status(JobStatus.FAILED)
+    assert sweep(redis_conn, settings).lost_sessions == 1
+    failed = store.get(sid)
+    assert failed is not None and failed.status.value == "failed"
+    assert failed.error is not None and failed.error["code"] == "worker_lost"
+    assert Job.fetch(session.jobs["score"], connection=redis_conn).get_status() == \
+        JobStatus.CANCELED
