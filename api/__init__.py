@@ -10,11 +10,10 @@ from api.cors import install_cors
 from api.errors import register_error_handlers
 from api.routes import health, legacy, video
 from api.services import Services
-from queues.connection import async_redis, sync_redis
+from api.upload import MULTIPART_OVERHEAD
+from queues.connection import async_redis, session_store, sync_redis
 from queues.settings import Settings
 from stages.workspace import Storage
-
-MULTIPART_OVERHEAD = 1024 * 1024  # form fields and boundaries around the video part
 
 
 def create_app(settings: Settings | None = None, *,
@@ -25,10 +24,11 @@ def create_app(settings: Settings | None = None, *,
     app = Quart(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
-        BODY_TIMEOUT=3600,  # a large upload over a slow link may take long
-        RESPONSE_TIMEOUT=settings.legacy_timeout + 60,
+        # Uploads are read chunk by chunk with their own idle timeout (api.upload); a whole
+        # large upload over a slow link may take long.
+        BODY_TIMEOUT=None,
+        RESPONSE_TIMEOUT=None,  # the reel download of a slow client, the legacy wait
         PROPAGATE_EXCEPTIONS=False,
-        JSON_SORT_KEYS=False,
     )
     register_error_handlers(app)
     install_cors(app, settings.cors_origins)
@@ -37,10 +37,12 @@ def create_app(settings: Settings | None = None, *,
 
     @app.before_serving
     async def open_clients() -> None:
+        blocking = sync_client or sync_redis(settings)
         app.extensions["video"] = Services(
             settings=settings,
             aredis=redis_client or async_redis(settings),
-            sync_redis=sync_client or sync_redis(settings),
+            sync_redis=blocking,
+            store=session_store(blocking, settings),
             storage=Storage(settings.media_root),
         )
 

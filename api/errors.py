@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from quart import Quart, Response, current_app, json
+from quart import Quart, Response, json
 from werkzeug.exceptions import HTTPException
 
 from stages.errors import StageError
@@ -14,6 +14,7 @@ from stages.errors import StageError
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_UNAVAILABLE = 5  # seconds a client should wait after a 503
 
 
 class ApiError(Exception):
@@ -74,6 +75,13 @@ class ServiceUnavailable(ApiError):
         "unavailable"
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending its upload."""
+
+    status, title, type, code = 408, "Upload stalled", "/problems/upload-stalled", \
+        "upload_stalled"
+
+
 class GatewayTimeout(ApiError):
     """A synchronous analysis took longer than the configured timeout."""
 
@@ -85,8 +93,8 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank",
     """The only place a problem+json body is built."""
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
-    if status in (503, 429):
-        response.headers["Retry-After"] = str(current_app.config.get("RETRY_AFTER_UNAVAILABLE", 5))
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
     return response
 
 
@@ -105,23 +113,24 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if status == 413:  # Quart's own check of Content-Length: same answer as ours
+            return await api_error(PayloadTooLarge("The upload exceeds the server's size limit."))
         detail = {404: "There is nothing at this URL.",
                   405: "This URL does not accept that method.",
-                  413: "The upload exceeds the server's size limit."}.get(
+                  416: "The requested byte range is outside the file."}.get(
             status, error.description or error.name)
-        response = problem(status, error.name, detail)
-        if status == 405 and error.get_headers():
-            allow = dict(error.get_headers()).get("Allow")
-            if allow:
-                response.headers["Allow"] = allow
+        code = error.name.lower().replace(" ", "_").replace("'", "")
+        response = problem(status, error.name, detail, code=code)
+        for name, value in error.get_headers():  # Allow (405), Content-Range (416)
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
         return response
 
     @app.errorhandler(redis.RedisError)
     async def redis_error(error: redis.RedisError) -> Response:
         log.warning("redis unavailable: %r", error)
-        return problem(503, "Service unavailable",
-                       "The job queue is unavailable right now; retry shortly.",
-                       "/problems/unavailable", code="unavailable")
+        return await api_error(ServiceUnavailable(
+            "The job queue is unavailable right now; retry shortly."))
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:

@@ -24,9 +24,11 @@ async def accept_upload(analysis: str | None = None) -> Session:
     session_id = new_session_id()
     workspace = await asyncio.to_thread(svc.storage.create, session_id)
     try:
-        received = await receive_upload(request.headers.get("Content-Type"), request.body,
-                                        workspace, svc.settings.max_upload_bytes)
-        options = parse_options(received.fields, svc.settings, analysis)
+        fields = await receive_upload(
+            request.headers.get("Content-Type"), request.body, workspace,
+            svc.settings.max_upload_bytes, svc.settings.upload_idle_timeout,
+            check_fields=lambda so_far: parse_options(so_far, svc.settings, analysis))
+        options = parse_options(fields, svc.settings, analysis)
         try:
             await asyncio.to_thread(probe, workspace.path(SOURCE), options.max_video_seconds)
         except StageError as error:

@@ -8,8 +8,6 @@ from api.errors import BadRequest
 from queues.settings import Settings
 from stages.options import ANALYSES, AnalysisOptions
 
-KNOWN_FIELDS = {"analysis", "target_duration", "max_highlights", "render"}
-
 
 def parse_options(fields: dict[str, str], settings: Settings,
                   analysis: str | None = None) -> AnalysisOptions:

@@ -8,8 +8,8 @@ import redis
 import redis.asyncio
 from quart import current_app
 
-from queues.session import Session, SessionStore
 from queues.settings import Settings
+from queues.store import SessionStore
 from stages.workspace import Storage
 
 
@@ -18,16 +18,9 @@ class Services:
     settings: Settings
     aredis: redis.asyncio.Redis  # event-loop reads (status polling)
     sync_redis: redis.Redis  # blocking calls, only ever inside asyncio.to_thread
+    store: SessionStore  # on sync_redis: threads only
     storage: Storage
-
-    @property
-    def store(self) -> SessionStore:
-        return SessionStore(self.sync_redis, self.settings.session_ttl,
-                            self.settings.tombstone_ttl)
 
 
 def services() -> Services:
     return current_app.extensions["video"]  # type: ignore[no-any-return]
-
-
-__all__ = ["Services", "Session", "services"]

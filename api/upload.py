@@ -7,32 +7,31 @@ in memory; the client's filename is ignored: the file is always stored as ``sour
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, Callable
 from typing import BinaryIO
 
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from api.errors import BadRequest, PayloadTooLarge, UnsupportedVideo
+from api.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedVideo
 from stages.workspace import SOURCE, Workspace
 
 FILE_PARTS = ("file", "video")  # accepted names of the video part
 MAX_FIELD_BYTES = 1024  # form fields are small options
 MAX_FIELDS = 32
 FEED_BYTES = 256 * 1024  # decoder input slice
+MULTIPART_OVERHEAD = 1024 * 1024  # form fields and boundaries around the video part
 
-
-@dataclass
-class ReceivedUpload:
-    fields: dict[str, str]
-    size: int
+FieldCheck = Callable[[dict[str, str]], object]
 
 
 class _Receiver:
-    def __init__(self, workspace: Workspace, max_bytes: int) -> None:
+    """Handles decoder events: the video part to disk, small fields to a dict."""
+
+    def __init__(self, workspace: Workspace, max_bytes: int, check_fields: FieldCheck) -> None:
         self.workspace = workspace
         self.max_bytes = max_bytes
+        self.check_fields = check_fields
         self.fields: dict[str, str] = {}
         self.size = 0
         self.file: BinaryIO | None = None
@@ -42,19 +41,25 @@ class _Receiver:
 
     async def handle(self, event: object) -> None:
         if isinstance(event, File):
-            if event.name in FILE_PARTS and not self.got_file:
-                self.got_file = True
-                self._part = "file"
-                self.file = await asyncio.to_thread(open, self.workspace.temp_path(SOURCE), "wb")
-            else:
-                self._part = "skip"
+            await self._file_part(event)
         elif isinstance(event, Field):
+            if event.name in FILE_PARTS:
+                raise BadRequest(f"The '{event.name}' part holds no file: send the video as a "
+                                 "file upload (e.g. curl -F file=@video.mp4).")
             if len(self.fields) >= MAX_FIELDS:
                 raise BadRequest("Too many form fields.")
             self._part = f"field:{event.name}"
             self._field_buffer.clear()
         elif isinstance(event, Data):
             await self._data(event)
+
+    async def _file_part(self, event: File) -> None:
+        if event.name in FILE_PARTS and not self.got_file and event.filename != "":
+            self.got_file = True
+            self._part = "file"
+            self.file = await asyncio.to_thread(open, self.workspace.temp_path(SOURCE), "wb")
+        else:  # another file, or a form's empty file input (no file chosen)
+            self._part = "skip"
 
     async def _data(self, event: Data) -> None:
         if self._part == "file":
@@ -73,6 +78,7 @@ class _Receiver:
             if not event.more_data:
                 name = self._part.removeprefix("field:")
                 self.fields[name] = self._field_buffer.decode("utf-8", errors="replace").strip()
+                self.check_fields(self.fields)  # a bad option fails before the video arrives
 
     async def close(self) -> None:
         if self.file is not None and not self.file.closed:
@@ -80,32 +86,46 @@ class _Receiver:
 
 
 async def receive_upload(content_type: str | None, body: AsyncIterable[bytes],
-                         workspace: Workspace, max_bytes: int) -> ReceivedUpload:
-    """Write the video part to ``workspace`` as SOURCE; return the other form fields."""
+                         workspace: Workspace, max_bytes: int, idle_timeout: float,
+                         check_fields: FieldCheck) -> dict[str, str]:
+    """Write the video part to ``workspace`` as SOURCE; return the other form fields.
+
+    ``check_fields`` sees the fields as they arrive and raises on a bad one.
+    """
     mimetype, params = parse_options_header(content_type or "")
     boundary = params.get("boundary")
     if mimetype != "multipart/form-data" or not boundary:
         raise BadRequest("Send the video as multipart/form-data in a part named 'file'.")
-    # Field sizes are checked by _Receiver; the decoder's own limit applies to raw chunks.
     decoder = MultipartDecoder(boundary.encode(), max_parts=MAX_FIELDS + len(FILE_PARTS))
-    receiver = _Receiver(workspace, max_bytes)
+    receiver = _Receiver(workspace, max_bytes, check_fields)
+    total, limit = 0, max_bytes + MULTIPART_OVERHEAD  # every part counts, not just the video
+    chunks = aiter(body)
     try:
-        async for chunk in body:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), idle_timeout)
+            except StopAsyncIteration:
+                decoder.receive_data(None)
+                await _drain(decoder, receiver)
+                break
+            except TimeoutError:
+                raise RequestTimeout(f"Nothing was received for {idle_timeout:g} s; the upload "
+                                     "was abandoned. Please try again.") from None
+            total += len(chunk)
+            if total > limit:
+                raise PayloadTooLarge("The upload exceeds the server's size limit.")
             if await _feed(decoder, receiver, chunk):
                 break
-        else:
-            decoder.receive_data(None)
-            await _drain(decoder, receiver)
-    except ValueError as error:  # the decoder's way of saying the body is malformed
-        raise BadRequest(f"The multipart body could not be parsed ({error}).") from None
+    except ValueError:  # the decoder's way of saying the body is malformed
+        raise BadRequest("The multipart body is malformed.") from None
     finally:
         await receiver.close()
     if not receiver.got_file:
         raise BadRequest("No video in the request: send it in a form part named 'file'.")
     if receiver.size == 0:
         raise UnsupportedVideo("The uploaded file is empty.")
-    workspace.commit(SOURCE)
-    return ReceivedUpload(receiver.fields, receiver.size)
+    await asyncio.to_thread(workspace.commit, SOURCE)
+    return receiver.fields
 
 
 async def _feed(decoder: MultipartDecoder, receiver: _Receiver, chunk: bytes) -> bool:

@@ -6,18 +6,21 @@ import redis
 import redis.asyncio
 from rq import Queue
 
-from queues.session import SessionStore
 from queues.settings import Settings
+from queues.store import SessionStore
+
+SOCKET_TIMEOUT = 10.0  # a Redis that stops answering must not hang a request or the sweeper
 
 
-def sync_redis(settings: Settings) -> redis.Redis:
+def sync_redis(settings: Settings, socket_timeout: float | None = SOCKET_TIMEOUT) -> redis.Redis:
+    """``socket_timeout=None`` for RQ workers: their dequeue blocks longer than any timeout."""
     return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
-                                health_check_interval=30)
+                                socket_timeout=socket_timeout, health_check_interval=30)
 
 
 def async_redis(settings: Settings) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
-                                        health_check_interval=30)
+                                        socket_timeout=SOCKET_TIMEOUT, health_check_interval=30)
 
 
 def pipeline_queue(connection: redis.Redis, settings: Settings) -> Queue:

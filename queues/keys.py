@@ -3,7 +3,9 @@
 PREFIX = "vs"
 
 SESSIONS_BY_EXPIRY = f"{PREFIX}:sessions"  # zset: session id -> unix time it expires
+ACTIVE_SESSIONS = f"{PREFIX}:active"  # set: sessions not ended yet (the sweeper checks them)
 SWEEP_LOCK = f"{PREFIX}:sweep-lock"  # one sweeper at a time across workers
+READY_PROBE = f"{PREFIX}:readyz"  # written by /readyz to prove Redis accepts writes
 
 
 def session_key(session_id: str) -> str:

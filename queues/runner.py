@@ -6,7 +6,6 @@ the session failed and cancels the jobs still waiting, which RQ would leave defe
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -14,11 +13,12 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from queues.cancel import cancel_waiting_jobs, finalize_cancelled
 from queues.connection import session_store
+from queues.endings import finalize_cancelled, mark_failed
 from queues.graph import STAGES
-from queues.session import F_ERROR, F_STATUS, SessionStatus, SessionStore, StageStatus
+from queues.session import SessionStatus, StageStatus
 from queues.settings import Settings, process_settings
+from queues.store import SessionStore
 from stages import results
 from stages.errors import StageCancelled, StageError
 from stages.options import AnalysisOptions
@@ -26,7 +26,7 @@ from stages.workspace import RESULTS, Storage, Workspace
 
 log = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL = 0.5  # seconds between progress writes (the contract asks ≥ 1/s)
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes: a poller sees ≥ 1 change/s
 CANCEL_POLL_INTERVAL = 0.1  # seconds between cancel-flag reads inside a stage
 
 
@@ -46,15 +46,15 @@ class RedisStageContext:
 
     def progress(self, fraction: float) -> None:
         now = time.monotonic()
+        if now - self._polled_at >= CANCEL_POLL_INTERVAL:
+            self._polled_at = now
+            if self.store.cancel_requested(self.session_id):
+                raise StageCancelled(self.session_id)
         percent = max(self._percent, min(99, int(fraction * 100)))
         if percent != self._percent and now - self._written_at >= PROGRESS_INTERVAL:
             self.store.set_stage(self.session_id, self.stage, StageStatus.RUNNING, percent)
             self._written_at = now
         self._percent = percent
-        if now - self._polled_at >= CANCEL_POLL_INTERVAL:
-            self._polled_at = now
-            if self.store.cancel_requested(self.session_id):
-                raise StageCancelled(self.session_id)
 
 
 def problem_from(error: BaseException) -> dict[str, Any]:
@@ -83,74 +83,65 @@ class StageRun:
         session = self.store.get(self.session_id)
         if session is None or session.status.terminal:
             return "gone"
-        if session.cancel_requested:
-            finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
-            return "cancelled"
         options = AnalysisOptions.from_json(session.options_json)
         workspace = self.storage.open(self.session_id)
-        if self.spec.skip_if is not None and self.spec.skip_if(options):
-            self.store.set_stage(self.session_id, self.spec.name, StageStatus.SKIPPED)
-            return self._complete_if_done(workspace, options)
-        self.store.update(self.session_id, {F_STATUS: SessionStatus.PROCESSING.value})
-        self.store.set_stage(self.session_id, self.spec.name, StageStatus.RUNNING, 0)
-        ctx = RedisStageContext(self.store, self.session_id, self.spec.name, workspace, options)
-        started = time.monotonic()
+        skipped = self.spec.skip_if is not None and self.spec.skip_if(options)
         try:
-            self.spec.run(ctx)
+            if skipped:
+                self.store.set_stage(self.session_id, self.spec.name, StageStatus.SKIPPED)
+            elif not self._run(workspace, options):
+                return "cancelled"
+            return self._complete_if_done(workspace, options)
         except StageCancelled:
-            finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
+            self._cancelled(workspace)
             return "cancelled"
         except StageError as error:
-            self.fail(error)
+            self._fail(error)
             return "failed"
         except Exception as error:
-            self.fail(error)
+            self._fail(error)
             raise  # keep the traceback in RQ's failed registry for operators
+
+    def _run(self, workspace: Workspace, options: AnalysisOptions) -> bool:
+        """Run the stage itself; False when it must not start (cancelled, ended, deleted)."""
+        verdict = self.store.start_stage(self.session_id, self.spec.name)
+        if verdict != "ok":
+            if verdict == "cancel":
+                finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
+            return False
+        started = time.monotonic()
+        self.spec.run(RedisStageContext(self.store, self.session_id, self.spec.name,
+                                        workspace, options))
         log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id,
                  time.monotonic() - started)
         self.store.set_stage(self.session_id, self.spec.name, StageStatus.COMPLETED, 100)
-        return self._complete_if_done(workspace, options)
+        return True
 
     def _complete_if_done(self, workspace: Workspace, options: AnalysisOptions) -> str:
         session = self.store.get(self.session_id)
         if session is None or session.status.terminal:
-            # Cancelled or deleted while this stage ran: nothing it wrote may stay.
-            if session is not None and session.status is SessionStatus.CANCELLED:
-                workspace.remove_outputs()
+            self._cancelled(workspace)  # ended while this stage ran: keep nothing it wrote
             return "discarded"
-        if session.cancel_requested:
-            finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
+        if not all(s.status.done for s in session.stages):
+            return "completed"
+        workspace.write_json(RESULTS, results.assemble(workspace, options))
+        if not self.store.finish(self.session_id, SessionStatus.COMPLETED,
+                                 [s.name for s in session.stages]):
+            self._cancelled(workspace)  # a cancellation came first: it wins
             return "cancelled"
-        if all(s.status.done for s in session.stages):
-            workspace.write_json(RESULTS, results.assemble(workspace, options))
-            self.store.finish(self.session_id, SessionStatus.COMPLETED)
         return "completed"
 
-    def fail(self, error: BaseException) -> None:
+    def _cancelled(self, workspace: Workspace) -> None:
+        finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
+        session = self.store.get(self.session_id)
+        if session is None or session.status is not SessionStatus.COMPLETED:
+            workspace.remove_outputs()
+
+    def _fail(self, error: BaseException) -> None:
         log.log(logging.INFO if isinstance(error, StageError) else logging.ERROR,
                 "stage %s of %s failed: %r", self.spec.name, self.session_id, error)
         mark_failed(self.connection, self.store, self.storage, self.session_id,
                     self.spec.name, problem_from(error))
-
-
-def mark_failed(connection: redis.Redis, store: SessionStore, storage: Storage, session_id: str,
-                stage: str, problem: dict[str, Any]) -> None:
-    """Fail the session once: stage failed, later stages cancelled, waiting jobs cancelled."""
-    session = store.get(session_id)
-    if session is None:
-        return
-    if session.cancel_requested:
-        finalize_cancelled(connection, store, storage, session_id)
-        return
-    if not store.finish(session_id, SessionStatus.FAILED, {F_ERROR: json.dumps(problem)}):
-        return
-    for state in session.stages:
-        if state.name == stage:
-            store.set_stage(session_id, stage, StageStatus.FAILED)
-        elif not state.status.done:
-            store.set_stage(session_id, state.name, StageStatus.CANCELLED)
-    storage.open(session_id).remove_outputs()
-    cancel_waiting_jobs(connection, session)
 
 
 def run_stage(session_id: str, stage: str) -> str:

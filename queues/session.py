@@ -1,17 +1,15 @@
-"""The session hash: one schema shared by the worker that writes it and the API that reads it."""
+"""The session hash schema, shared by the worker that writes it and the API that reads it.
+
+Writes go through :mod:`queues.store`, whose Lua scripts keep every transition atomic.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-
-import redis
-
-from queues import keys
 
 
 class SessionStatus(StrEnum):
@@ -153,87 +151,3 @@ def new_session_hash(analysis: str, options_json: str, stages: list[tuple[str, f
         fields[stage_status_field(name)] = StageStatus.PENDING.value
         fields[stage_progress_field(name)] = "0"
     return fields
-
-
-# Both scripts refuse to touch a deleted session: a plain HSET would recreate the hash
-# without its TTL and leak it.
-_UPDATE_IF_EXISTS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
-
-_FINISH_ONCE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HSETNX', KEYS[1], 'final', ARGV[1]) == 0 then return 0 end
-local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-return 1
-"""
-
-
-class SessionStore:
-    """Synchronous reads and writes of session hashes (worker side, and the API via threads)."""
-
-    def __init__(self, connection: redis.Redis, session_ttl: int, tombstone_ttl: int) -> None:
-        self.redis = connection
-        self.session_ttl = session_ttl
-        self.tombstone_ttl = tombstone_ttl
-        self._update_if_exists = connection.register_script(_UPDATE_IF_EXISTS)
-        self._finish_once = connection.register_script(_FINISH_ONCE)
-
-    def get(self, session_id: str) -> Session | None:
-        return Session.from_hash(session_id, self.redis.hgetall(keys.session_key(session_id)))
-
-    def create(self, session_id: str, fields: dict[str, str]) -> None:
-        key = keys.session_key(session_id)
-        pipe = self.redis.pipeline()
-        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-        pipe.expire(key, self.session_ttl + keys.KEY_TTL_MARGIN)
-        pipe.zadd(keys.SESSIONS_BY_EXPIRY, {session_id: float(fields[F_EXPIRES])})
-        pipe.execute()
-
-    def update(self, session_id: str, fields: dict[str, str]) -> bool:
-        """HSET only if the session still exists: a late write never resurrects a deleted one."""
-        args = [x for kv in {**fields, F_UPDATED: repr(time.time())}.items() for x in kv]
-        return bool(self._update_if_exists(keys=[keys.session_key(session_id)], args=args))
-
-    def set_stage(self, session_id: str, stage: str, status: StageStatus,
-                  progress: int | None = None) -> bool:
-        fields = {stage_status_field(stage): status.value}
-        if progress is not None:
-            fields[stage_progress_field(stage)] = str(progress)
-        return self.update(session_id, fields)
-
-    def cancel_requested(self, session_id: str) -> bool:
-        """True when cancelled, or when the session no longer exists (cleaned up)."""
-        value = self.redis.hmget(keys.session_key(session_id), [F_CANCEL, F_STATUS])
-        return value[1] is None or value[0] == b"1" or value[0] == "1"
-
-    def finish(self, session_id: str, status: SessionStatus,
-               extra: dict[str, str] | None = None) -> bool:
-        """Move to a terminal status once; the first caller wins, later ones return False."""
-        now = time.time()
-        expires = now + self.session_ttl
-        fields = {F_STATUS: status.value, F_UPDATED: repr(now), F_EXPIRES: repr(expires),
-                  **(extra or {})}
-        won = self._finish_once(
-            keys=[keys.session_key(session_id), keys.SESSIONS_BY_EXPIRY],
-            args=[status.value, self.session_ttl + keys.KEY_TTL_MARGIN, expires, session_id,
-                  *[x for kv in fields.items() for x in kv]])
-        return bool(won)
-
-    def delete(self, session_id: str) -> None:
-        """Remove the hash and index entry, leave a tombstone for ``tombstone_ttl``."""
-        pipe = self.redis.pipeline()
-        pipe.delete(keys.session_key(session_id))
-        pipe.zrem(keys.SESSIONS_BY_EXPIRY, session_id)
-        pipe.set(keys.tombstone_key(session_id), "1", ex=self.tombstone_ttl)
-        pipe.execute()
-
-    def expired(self, now: float, limit: int = 100) -> list[str]:
-        ids = self.redis.zrangebyscore(keys.SESSIONS_BY_EXPIRY, 0, now, start=0, num=limit)
-        return [_s(i) for i in ids]

@@ -29,7 +29,8 @@ class Settings:
     upload_stale_seconds: int = 3600  # a workspace with no session this old is swept
     sweep_interval: float = 60.0  # seconds between sweeps (one sweeper at a time)
     stage_timeout: int = 3600  # RQ job timeout of one stage, seconds
-    cancel_grace: float = 2.0  # then a still-running stage is hard-stopped
+    cancel_grace: float = 1.5  # then a still-running stage is hard-stopped (contract: < 2 s)
+    upload_idle_timeout: float = 60.0  # an upload that sends nothing this long gets 408
     legacy_timeout: float = 300.0  # synchronous endpoints answer 504 after this
     poll_interval: int = 1  # Retry-After sent while a session runs
     cors_origins: tuple[str, ...] = ()  # allowed frontend origins; "*" for any
@@ -56,13 +57,16 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        positive = ("max_upload_bytes", "max_video_seconds", "session_ttl", "tombstone_ttl",
-                    "sweep_interval", "stage_timeout", "legacy_timeout", "poll_interval",
+        positive = ("max_upload_bytes", "upload_idle_timeout", "max_video_seconds",
+                    "session_ttl", "tombstone_ttl", "sweep_interval", "stage_timeout",
+                    "legacy_timeout", "poll_interval",
                     "default_target_duration", "default_max_highlights", "analysis_long_side",
                     "analysis_max_fps", "render_max_height", "workers")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be positive")
+        if not 0 < self.cancel_grace < 2:
+            raise SettingsError("CANCEL_GRACE must be between 0 and 2 seconds")
         if self.render_crossfade < 0:
             raise SettingsError("RENDER_CROSSFADE must be 0 or more")
 

@@ -8,7 +8,6 @@ import time
 
 import redis
 
-from queues import keys
 from queues.connection import pipeline_queue, session_store
 from queues.graph import enqueue_pipeline, stage_weights
 from queues.session import F_JOBS, Session, new_session_hash
@@ -33,7 +32,7 @@ def submit_session(connection: redis.Redis, settings: Settings, session_id: str,
                                 options.analysis, stage_timeout=settings.stage_timeout,
                                 result_ttl=settings.session_ttl)
     except Exception:
-        connection.delete(keys.session_key(session_id))
+        store.delete(session_id)
         raise
     store.update(session_id, {F_JOBS: json.dumps(jobs)})
     session = store.get(session_id)

@@ -1,4 +1,5 @@
-"""Expiry: removes sessions SESSION_TTL after they end, and workspaces nobody owns.
+"""Expiry and repair: removes sessions SESSION_TTL after they end and workspaces nobody
+owns, ends sessions whose worker died or whose cancellation stalled.
 
 Runs in a daemon thread of every worker process; a Redis lock lets one sweep at a time.
 Redis key TTLs are only the safety net behind it.
@@ -12,27 +13,19 @@ import time
 from dataclasses import dataclass
 
 import redis
-from rq.command import send_stop_job_command
-from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from queues import keys
-from queues.cancel import cancel_waiting_jobs, running_jobs
+from queues.cancel import enforce_cancel
 from queues.connection import session_store
-from queues.runner import mark_failed
-from queues.session import Session
+from queues.endings import delete_session, mark_failed
+from queues.session import Session, SessionStatus
 from queues.settings import Settings
+from queues.store import SessionStore
 from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SweepReport:
-    expired_sessions: int = 0
-    orphan_workspaces: int = 0
-    lost_sessions: int = 0
-
 
 LOST_PROBLEM = {
     "type": "/problems/worker-lost", "title": "Worker lost", "status": 500,
@@ -40,82 +33,72 @@ LOST_PROBLEM = {
     "detail": "The worker processing this video went away (restart or crash) before the "
               "stage finished. Upload the video again.",
 }
+LOST_GRACE = 60.0  # seconds a session may sit with every stage done before it counts as lost
 # A job in one of these states never runs (again): its session would wait forever.
 _DEAD = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
-def delete_session(connection: redis.Redis, settings: Settings, session_id: str) -> None:
-    """Stop whatever still runs for the session, then remove its files and keys."""
-    store = session_store(connection, settings)
-    session = store.get(session_id)
-    if session is not None and not session.status.terminal:
-        store.update(session_id, {"cancel": "1"})
-        cancel_waiting_jobs(connection, session)
-        for job in running_jobs(connection, session):
-            try:
-                send_stop_job_command(connection, job.id)
-            except (InvalidJobOperation, NoSuchJobError):
-                continue
-    if session is not None:
-        delete_job_records(connection, session)
-    store.delete(session_id)
-    Storage(settings.media_root).delete(session_id)
-
-
-def delete_job_records(connection: redis.Redis, session: Session) -> None:
-    """Drop RQ's job hashes and results too: nothing of a deleted session may stay."""
-    for job_id in session.jobs.values():
-        try:
-            Job.fetch(job_id, connection=connection).delete(remove_from_queue=True)
-        except NoSuchJobError:
-            continue
+@dataclass
+class SweepReport:
+    expired_sessions: int = 0
+    orphan_workspaces: int = 0
+    lost_sessions: int = 0
+    stalled_cancels: int = 0
 
 
 def sweep(connection: redis.Redis, settings: Settings, now: float | None = None) -> SweepReport:
     now = time.time() if now is None else now
     store = session_store(connection, settings)
+    storage = Storage(settings.media_root)
     report = SweepReport()
     for session_id in store.expired(now):
-        delete_session(connection, settings, session_id)
+        delete_session(connection, store, storage, session_id)
         report.expired_sessions += 1
-    report.lost_sessions = fail_lost_sessions(connection, settings, now)
-    for session_id, idle in Storage(settings.media_root).session_ids():
-        if idle < settings.upload_stale_seconds:
-            continue
-        if connection.exists(keys.session_key(session_id)):
-            continue
-        Storage(settings.media_root).delete(session_id)
-        report.orphan_workspaces += 1
-    if report.expired_sessions or report.orphan_workspaces or report.lost_sessions:
+    for session_id in list(store.active()):
+        session = store.get(session_id)
+        if session is None:
+            connection.srem(keys.ACTIVE_SESSIONS, session_id)  # its hash expired
+        elif session.status is SessionStatus.CANCELLING:
+            if now - session.updated_at > settings.cancel_grace:
+                enforce_cancel(connection, store, storage, session_id)
+                report.stalled_cancels += 1
+        elif _fail_if_lost(connection, store, storage, session, now):
+            report.lost_sessions += 1
+    for session_id, idle in storage.session_ids():
+        if idle >= settings.upload_stale_seconds and not connection.exists(
+                keys.session_key(session_id)):
+            storage.delete(session_id)
+            report.orphan_workspaces += 1
+    if report != SweepReport():
         log.info("swept %s", report)
     return report
 
 
-def fail_lost_sessions(connection: redis.Redis, settings: Settings, now: float,
-                       limit: int = 1000) -> int:
-    """Fail unfinished sessions whose stage job died with its worker (RQ marks such jobs
-    failed when it cleans its started registry; no callback of ours ran)."""
-    store = session_store(connection, settings)
-    storage = Storage(settings.media_root)
-    lost = 0
-    for raw_id in connection.zrangebyscore(keys.SESSIONS_BY_EXPIRY, now, "+inf", 0, limit):
-        session_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-        session = store.get(session_id)
-        if session is None or session.status.terminal or session.cancel_requested:
-            continue  # cancellation has its own enforcement (queues.cancel.enforce_cancel)
-        for state in session.stages:
-            job_id = session.jobs.get(state.name)
-            if state.status.done or job_id is None:
-                continue
-            try:
-                dead = Job.fetch(job_id, connection=connection).get_status() in _DEAD
-            except NoSuchJobError:
-                dead = True
-            if dead:
-                mark_failed(connection, store, storage, session_id, state.name, LOST_PROBLEM)
-                lost += 1
-                break
-    return lost
+def _fail_if_lost(connection: redis.Redis, store: SessionStore, storage: Storage,
+                  session: Session, now: float) -> bool:
+    """Fail a session whose stage job died with its worker (RQ marks such jobs failed when
+    it cleans its started registry; no callback of ours ran), or that can never finish."""
+    unfinished = [s for s in session.stages if not s.status.done]
+    if not unfinished:
+        if now - session.updated_at < LOST_GRACE:
+            return False  # the last stage is writing the results right now
+        # every stage done but the session never completed: the final step crashed
+        mark_failed(connection, store, storage, session.session_id, session.stages[-1].name,
+                    LOST_PROBLEM)
+        return True
+    for state in unfinished:
+        job_id = session.jobs.get(state.name)
+        if job_id is None:
+            continue  # still being enqueued
+        try:
+            dead = Job.fetch(job_id, connection=connection).get_status() in _DEAD
+        except NoSuchJobError:
+            dead = True
+        if dead:
+            mark_failed(connection, store, storage, session.session_id, state.name,
+                        LOST_PROBLEM)
+            return True
+    return False
 
 
 def sweep_once_if_leader(connection: redis.Redis, settings: Settings) -> SweepReport | None:

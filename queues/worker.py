@@ -10,7 +10,7 @@ from rq import Worker
 from rq.job import Job
 
 from queues.connection import pipeline_queue, session_store, sync_redis
-from queues.runner import mark_failed
+from queues.endings import mark_failed
 from queues.settings import Settings, process_settings
 from queues.sweeper import start_sweeper_thread
 from stages.workspace import Storage
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 CRASH_PROBLEM = {
     "type": "/problems/worker-crashed", "title": "Worker stopped", "status": 500,
     "code": "worker_crashed",
-    "detail": "The process analysing this video stopped unexpectedly (for example it ran out "
-              "of memory). Try again with a shorter or smaller video.",
+    "detail": "The process analysing this video was killed before it finished (out of "
+              "memory, or over the stage time limit). Try again with a shorter or smaller video.",
 }
 
 
@@ -41,7 +41,7 @@ def horse_killed_handler(connection: redis.Redis, settings: Settings):  # noqa: 
 
 
 def build_worker(settings: Settings, connection: redis.Redis | None = None) -> Worker:
-    connection = connection or sync_redis(settings)
+    connection = connection or sync_redis(settings, socket_timeout=None)
     return Worker([pipeline_queue(connection, settings)], connection=connection,
                   work_horse_killed_handler=horse_killed_handler(connection, settings))
 

@@ -21,7 +21,7 @@ async def healthz() -> Response:
 async def readyz() -> Response:
     """Ready when Redis answers and accepts a write (a read-only replica is not ready)."""
     try:
-        await services().aredis.set(f"{keys.PREFIX}:readyz", "1", ex=60)
+        await services().aredis.set(keys.READY_PROBE, "1", ex=60)
     except (redis.RedisError, OSError) as error:
         return problem(503, "Not ready", f"Redis is not writable: {type(error).__name__}.",
                        "/problems/unavailable", code="unavailable")

@@ -12,8 +12,8 @@ from api.intake import accept_upload
 from api.lookup import load_session
 from api.services import services
 from queues.cancel import enforce_cancel, request_cancel
+from queues.endings import delete_session
 from queues.session import Session, SessionStatus, iso
-from queues.sweeper import delete_session
 from stages.workspace import REEL, RESULTS
 
 bp = Blueprint("video", __name__, url_prefix="/api/v1/video")
@@ -60,7 +60,10 @@ async def status(session_id: str) -> Response:
 async def completed_results(session: Session) -> dict[str, Any]:
     """The results body of a completed session (also used by the legacy routes)."""
     workspace = services().storage.open(session.session_id)
-    body: dict[str, Any] = await asyncio.to_thread(workspace.read_json, RESULTS)
+    try:
+        body: dict[str, Any] = await asyncio.to_thread(workspace.read_json, RESULTS)
+    except FileNotFoundError:  # cleaned up between the lookup and this read
+        raise Gone("This session was deleted.", session_id=session.session_id) from None
     if body.get("reel") is not None:
         body["reel"] = {"url": reel_url(session.session_id), **body["reel"]}
     return {"session_id": session.session_id, "status": session.status.value, **body}
@@ -90,31 +93,37 @@ async def reel(session_id: str) -> Response:
             raise not_completed(session)
         return status_response(session, 202)
     path = services().storage.open(session_id).path(REEL)
-    if not path.is_file():
+    try:
+        response = await send_file(path, mimetype="video/mp4", conditional=True)
+    except FileNotFoundError:
         raise NotFound("This session has no reel (rendering was off or nothing was selected).",
-                       session_id=session_id)
-    response = await send_file(path, mimetype="video/mp4", conditional=True)
+                       session_id=session_id) from None
     response.headers["Content-Disposition"] = 'inline; filename="highlights.mp4"'
     return response
+
+
+async def cancel_session(session_id: str) -> SessionStatus | None:
+    """Ask for cancellation; if a stage is running, hard-stop it after the grace period."""
+    svc = services()
+    outcome = await asyncio.to_thread(request_cancel, svc.sync_redis, svc.store, svc.storage,
+                                      session_id)
+    if outcome is SessionStatus.CANCELLING:
+        current_app.add_background_task(_enforce_after_grace, session_id)
+    return outcome
 
 
 @bp.post("/cancel/<session_id>")
 async def cancel(session_id: str) -> Response:
     await load_session(session_id)
-    svc = services()
-    outcome = await asyncio.to_thread(request_cancel, svc.sync_redis, svc.store, svc.storage,
-                                      session_id)
+    outcome = await cancel_session(session_id)
     if outcome is None:
         raise Gone("This session was deleted.", session_id=session_id)
     if outcome in (SessionStatus.COMPLETED, SessionStatus.FAILED):
         raise Conflict(f"The session is already {outcome.value}.", session_id=session_id,
                        session_status=outcome.value)
-    if outcome is SessionStatus.CANCELLING:
-        current_app.add_background_task(_enforce_after_grace, session_id)
-        response = jsonify({"session_id": session_id, "status": outcome.value})
-        response.status_code = 202
-        return response
-    return jsonify({"session_id": session_id, "status": outcome.value})
+    response = jsonify({"session_id": session_id, "status": outcome.value})
+    response.status_code = 202 if outcome is SessionStatus.CANCELLING else 200
+    return response
 
 
 async def _enforce_after_grace(session_id: str) -> None:
@@ -127,5 +136,5 @@ async def _enforce_after_grace(session_id: str) -> None:
 async def cleanup(session_id: str) -> Response:
     await load_session(session_id)
     svc = services()
-    await asyncio.to_thread(delete_session, svc.sync_redis, svc.settings, session_id)
+    await asyncio.to_thread(delete_session, svc.sync_redis, svc.store, svc.storage, session_id)
     return jsonify({"session_id": session_id, "status": "deleted"})

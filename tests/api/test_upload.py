@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from pathlib import Path
 
 import fakeredis
 import pytest
+from quart.datastructures import FileStorage
 from quart.testing import QuartClient
 
 from queues import keys
 from queues.settings import Settings
-from tests.api.conftest import upload
+from tests.api.conftest import upload, video_file
 from tests.media import make_video
 
 
@@ -141,3 +144,44 @@ def bad_file(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     full = make_video(d / "full.mp4", seconds=3)
     files["truncated"].write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     return files
+
+
+async def test_every_part_counts_towards_the_limit(make_app, settings: Settings,  # noqa: ANN001
+                                                   small_video: Path) -> None:
+    app = make_app(max_upload_bytes=10_000)
+    async with app.test_app():
+        padding = FileStorage(io.BytesIO(b"\0" * (2 * 1024 * 1024)), filename="pad.bin")
+        response = await app.test_client().post(
+            "/api/v1/video/upload", files={"extra": padding, "file": video_file(small_video)})
+        body = await assert_problem(response, 413)
+        assert body["code"] == "too_large"
+    assert workspaces(settings) == []
+
+
+async def test_form_without_a_chosen_file_is_400(client: QuartClient) -> None:
+    empty = FileStorage(io.BytesIO(b""), filename="", content_type="application/octet-stream")
+    response = await client.post("/api/v1/video/upload", files={"file": empty})
+    assert "No video" in (await assert_problem(response, 400))["detail"]
+
+
+async def test_file_sent_as_a_plain_field_is_explained(client: QuartClient) -> None:
+    body = (b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nclip.mp4\r\n'
+            b"--b--\r\n")
+    response = await client.post("/api/v1/video/upload", data=body, headers={
+        "Content-Type": "multipart/form-data; boundary=b"})
+    assert "file upload" in (await assert_problem(response, 400))["detail"]
+
+
+async def test_stalled_upload_times_out(tmp_path: Path) -> None:
+    from api.errors import RequestTimeout
+    from api.upload import receive_upload
+    from stages.workspace import Storage
+
+    async def stalling_body():  # noqa: ANN202
+        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n"
+        await asyncio.sleep(5)
+
+    workspace = Storage(tmp_path).create("S" * 32)
+    with pytest.raises(RequestTimeout):
+        await receive_upload("multipart/form-data; boundary=b", stalling_body(), workspace,
+                             1000, idle_timeout=0.1, check_fields=lambda fields: None)

@@ -184,10 +184,13 @@ def test_killed_work_horse_fails_the_session(service: Service, clips: dict[str, 
     seen = service.client.wait(sid, until=("processing",))
     while seen[-1]["stage"] != "decode":
         seen = service.client.wait(sid, until=("processing",))
-    horses = [child for worker in service.workers
-              for child in psutil.Process(worker.pid).children()
-              if "python" in child.name().lower()]
-    assert len(horses) == 1, horses  # the one forked work horse running this decode
+    from rq import Worker
+
+    decode_job = f"vs-decode-{sid}"
+    owner = next(w for w in Worker.all(connection=service.redis)
+                 if w.get_current_job_id() == decode_job)
+    horses = [c for c in psutil.Process(owner.pid).children() if "python" in c.name().lower()]
+    assert len(horses) == 1, horses  # the forked work horse running this decode
     horses[0].kill()  # what the OOM killer does: no finally, no except
     final = service.client.wait(sid, timeout=30)[-1]
     assert final["status"] == "failed" and final["error"]["code"] == "worker_crashed"

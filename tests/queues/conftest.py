@@ -12,8 +12,9 @@ import pytest
 from rq import SimpleWorker
 
 from queues.connection import pipeline_queue, session_store
-from queues.session import Session, SessionStore
+from queues.session import Session
 from queues.settings import Settings
+from queues.store import SessionStore
 from queues.submit import new_session_id, submit_session
 from queues.worker import horse_killed_handler
 from stages.workspace import SOURCE, Storage

@@ -9,7 +9,8 @@ import fakeredis
 from rq.job import Job, JobStatus
 
 from queues.cancel import enforce_cancel, request_cancel
-from queues.session import F_CANCEL, F_STATUS, Session, SessionStatus, SessionStore
+from queues.session import F_CANCEL, F_STATUS, Session, SessionStatus
+from queues.store import SessionStore
 from stages.workspace import Storage
 
 

@@ -10,8 +10,9 @@ import fakeredis
 from rq.job import Job, JobStatus
 
 from queues.runner import RedisStageContext
-from queues.session import F_CANCEL, Session, SessionStatus, SessionStore, StageStatus
+from queues.session import F_CANCEL, Session, SessionStatus, StageStatus
 from queues.settings import Settings
+from queues.store import SessionStore
 from queues.worker import horse_killed_handler
 from stages.errors import StageCancelled
 from stages.options import AnalysisOptions

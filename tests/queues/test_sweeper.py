@@ -11,8 +11,9 @@ import fakeredis
 import pytest
 
 from queues import keys
-from queues.session import F_CANCEL, Session, SessionStore
+from queues.session import F_CANCEL, Session, SessionStatus
 from queues.settings import Settings
+from queues.store import SessionStore
 from queues.sweeper import sweep, sweep_once_if_leader
 from stages.workspace import Storage
 
@@ -91,3 +92,47 @@ def test_session_whose_worker_died_is_failed(make_session: Callable[..., Session
     assert failed.error is not None and failed.error["code"] == "worker_lost"
     assert Job.fetch(session.jobs["score"], connection=redis_conn).get_status() == \
         JobStatus.CANCELED
+
+
+def test_job_records_go_even_when_the_hash_expired_first(
+        make_session: Callable[..., Session], small_video: Path,
+        redis_conn: fakeredis.FakeRedis, settings: Settings, store: SessionStore) -> None:
+    session = make_session(small_video)
+    sid = session.session_id
+    store.request_cancel(sid)
+    from queues.cancel import request_cancel
+
+    request_cancel(redis_conn, store, Storage(settings.media_root), sid)
+    redis_conn.delete(keys.session_key(sid))  # its safety TTL ran out before any sweep
+    sweep(redis_conn, settings, now=time.time() + settings.session_ttl + 1)
+    assert leftovers(redis_conn, sid) == [keys.tombstone_key(sid)]
+    assert not redis_conn.zcard(f"rq:canceled:{settings.queue_name}")
+
+
+def test_stalled_cancellation_is_enforced(make_session: Callable[..., Session],
+                                          small_video: Path, store: SessionStore,
+                                          redis_conn: fakeredis.FakeRedis,
+                                          settings: Settings) -> None:
+    session = make_session(small_video)
+    store.start_stage(session.session_id, "decode")  # as if a worker were running it
+    assert store.request_cancel(session.session_id) is SessionStatus.CANCELLING
+    assert sweep(redis_conn, settings).stalled_cancels == 0  # still within the grace
+    report = sweep(redis_conn, settings, now=time.time() + settings.cancel_grace + 1)
+    assert report.stalled_cancels == 1
+    assert store.get(session.session_id).status is SessionStatus.CANCELLED  # type: ignore[union-attr]
+
+
+def test_session_whose_last_step_crashed_is_failed(make_session: Callable[..., Session],
+                                                   small_video: Path, store: SessionStore,
+                                                   redis_conn: fakeredis.FakeRedis,
+                                                   settings: Settings) -> None:
+    from queues.session import StageStatus
+    from queues.sweeper import LOST_GRACE
+
+    session = make_session(small_video, render=False)
+    for stage in session.stages:
+        store.set_stage(session.session_id, stage.name, StageStatus.COMPLETED, 100)
+    assert sweep(redis_conn, settings).lost_sessions == 0  # results may be being written
+    report = sweep(redis_conn, settings, now=time.time() + LOST_GRACE + 1)
+    assert report.lost_sessions == 1
+    assert store.get(session.session_id).status is SessionStatus.FAILED  # type: ignore[union-attr]
