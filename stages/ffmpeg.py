@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import os
 
 
 @functools.cache
 def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary; ``FFMPEG_BINARY`` overrides the wheel's."""
+    """Path of the ffmpeg binary shipped in the imageio-ffmpeg wheel (one known build)."""
     import imageio_ffmpeg
 
-    return os.environ.get("FFMPEG_BINARY") or imageio_ffmpeg.get_ffmpeg_exe()
+    return str(imageio_ffmpeg.get_ffmpeg_exe())

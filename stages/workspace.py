@@ -69,9 +69,13 @@ class Workspace:
 
     def write_json(self, artifact: str, data: Any) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{artifact}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, sort_keys=True)
-        os.replace(tmp, self.path(artifact))
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, sort_keys=True)
+            os.replace(tmp, self.path(artifact))
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     def read_json(self, artifact: str) -> Any:
         with open(self.path(artifact)) as f:
