@@ -1,0 +1,120 @@
+"""Where the sets are: a rough look at each active span, then two looks along each set's axis.
+
+The rough look tracks the distance from the rest pose around a span; each look after it
+tracks progress from the pose where the last look's reps turned to the pose of their middles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from stages.workout.sets import RepSet, find_sets
+from stages.workout.signal import SubjectView
+
+PAD_SECONDS = 2.0  # rest kept around a span: it shows the start pose, and reps may spill over
+# Hystereses (up, down) of the rough looks. The rest around a span may show another stance
+# than the start pose, so the distance dips less between reps: the second look takes any
+# clear dip as a return. What both find is counted again and the better count stays.
+ROUGH_LEVELS = ((0.5, 0.25), (0.6, 0.45))
+HALF_REP_SHARE = 0.5  # alternate turning points this far apart (vs start-far) are half reps
+
+Found = tuple[int, RepSet]  # (first frame of the window the set was found in, the set)
+
+
+def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, int]],
+                  fps: float, on_progress: Callable[[float], None]) -> list[Found]:
+    """Every believable set in the active spans, in time order, none overlapping."""
+    found: list[Found] = []
+    for i, (start, end) in enumerate(spans):
+        first, last = padded(start, end, fps, len(still))
+        distance = view.distance(first, last, rest_frames(still, first, last, start, end, fps))
+        for levels in ROUGH_LEVELS:
+            for rough in find_sets(distance, fps, start - first, last - end, True, levels):
+                found += refine(view, still, (first, last), rough, fps)
+        on_progress((i + 1) / len(spans))
+    return without_overlaps(found)
+
+
+def padded(start: int, end: int, fps: float, count: int) -> tuple[int, int]:
+    pad = round(PAD_SECONDS * fps)
+    return max(0, start - pad), min(count, end + pad)
+
+
+def rest_frames(still: np.ndarray, first: int, last: int, start: int, end: int,
+                fps: float) -> np.ndarray:
+    """Still frames around the span (else inside it, else its first frame): the rest pose."""
+    around = np.r_[first:start, end:last]
+    around = around[still[around]]
+    if len(around) >= 0.3 * fps:
+        return around
+    inside = np.flatnonzero(still[first:last]) + first
+    return inside if len(inside) >= 3 else np.array([first])
+
+
+def refine(view: SubjectView, still: np.ndarray, window: tuple[int, int], rough: RepSet,
+           fps: float) -> list[Found]:
+    """Count a set again on its own axis: from the pose where its reps turn to the pose in
+    the middle of its reps; then once more on the axis of that count's reps.
+
+    The rest around a span may show another stance (people step about between sets) or a
+    walker; the turning points and middles of many reps cannot, in the median.
+    """
+    offset, found = window[0], rough
+    for final in (False, True):
+        start, end = offset + int(found.starts[0]), offset + int(np.ceil(found.ends[-1]))
+        first, last = padded(start, end, fps, len(still))
+        first, last = min(first, window[0]), max(last, window[1])  # reps a look missed
+        turns, far = poses(view, found, offset, len(still))
+        track = oriented(view.progress(first, last, turns, far), still, first, start, end,
+                         fps)
+        candidates = [s for s in find_sets(track, fps, start - first, last - end,
+                                           rough=not final)
+                      if first + s.starts[0] < end and first + s.ends[-1] > start]
+        if final or not candidates:
+            return [(first, s) for s in candidates] if final else []
+        offset, found = first, max(candidates, key=lambda s: s.reps)
+    return []
+
+
+def poses(view: SubjectView, found: RepSet, offset: int,
+          count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames showing the start pose (where reps turn) and the far pose (their middles).
+
+    A rough look can split each rep at its far end (a distance may dip there): then every
+    other turning point shows the far pose, and those are the poses to track between.
+    """
+    def near(points: np.ndarray) -> np.ndarray:
+        frames = offset + np.round(points).astype(int)
+        return np.unique(np.clip(np.r_[frames - 1, frames, frames + 1], 0, count - 1))
+
+    bounds = np.r_[found.starts[:1], found.ends]
+    middles = [np.arange(round(a + 0.35 * (b - a)), round(a + 0.65 * (b - a)) + 1)
+               for a, b in zip(found.starts, found.ends, strict=True)]
+    turns, far = near(bounds), np.clip(offset + np.concatenate(middles), 0, count - 1)
+    even, odd = near(bounds[0::2]), near(bounds[1::2])
+    if len(bounds) >= 5 and view.change(even, odd) > HALF_REP_SHARE * view.change(turns, far):
+        return even, odd
+    return turns, far
+
+
+def oriented(track: np.ndarray, still: np.ndarray, first: int, start: int, end: int,
+             fps: float) -> np.ndarray:
+    """The track with the rest next to the set at 0: a rough look may swap the poses."""
+    near = round(PAD_SECONDS * fps)
+    rest = np.r_[max(first, start - near):start, end:min(first + len(track), end + near)]
+    rest = rest[still[rest]] - first
+    if len(rest) >= 0.3 * fps and np.median(track[rest]) > 0.5:
+        return 1.0 - track
+    return track
+
+
+def without_overlaps(found: list[Found]) -> list[Found]:
+    """Sets in time order; of two that overlap, the one with more believable reps stays."""
+    kept: list[Found] = []
+    for offset, s in sorted(found, key=lambda f: -f[1].confidence * f[1].reps):
+        a, b = offset + s.starts[0], offset + s.ends[-1]
+        if all(b <= o + k.starts[0] or a >= o + k.ends[-1] for o, k in kept):
+            kept.append((offset, s))
+    return sorted(kept, key=lambda f: f[0] + f[1].starts[0])

@@ -1,0 +1,168 @@
+"""Hand-held shake and exposure drift removed from small working frames before motion is read.
+
+Each frame is registered to a reference by translation (phase correlation for big moves,
+then robust Gauss-Newton for the sub-pixel rest) with a gain and offset for the exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 80  # about the longest side of the working frames: phone shake is < 1 px here
+REGISTER_FACTOR = 2  # registration runs on frames this much smaller again: 4x less work
+CHUNK = 32  # frames registered together; the reference may move on between chunks
+ITERATIONS = 2  # Gauss-Newton steps: shake is sub-pixel after the coarse step
+REANCHOR_SHARE = 0.15  # a view that moved this share of the frame (a pan) gets a new reference
+BORDER = 1  # pixels ignored at the edges, where warping repeats the border
+SAMPLE = 5  # every SAMPLE-th pixel estimates the noise scale
+MIN_SIDE = 8  # registration needs a picture at least this big (after the factor)
+
+
+def shrink_factor(height: int, width: int) -> int:
+    """Whole-number downscale from cache to working frames (block means are cheap)."""
+    return max(1, round(max(height, width) / WORK_SIDE))
+
+
+def shrink(frames: np.ndarray, factor: int) -> np.ndarray:
+    """(n, h, w) frames to float32 block means, (n, h // factor, w // factor)."""
+    n, h, w = frames.shape
+    h, w = h // factor, w // factor
+    total = np.zeros((n, h, w), np.float32)
+    for dy in range(factor):  # strided slices: much faster than a reshaped mean
+        for dx in range(factor):
+            total += frames[:, dy:h * factor:factor, dx:w * factor:factor]
+    return total / (factor * factor)
+
+
+def translate(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Each frame moved back by its (dy, dx) shift, bilinear, edges repeated."""
+    n, h, w = frames.shape
+    out = np.empty_like(frames)
+    for i in range(n):
+        matrix = np.array([[1, 0, -shifts[i, 1]], [0, 1, -shifts[i, 0]]], np.float32)
+        out[i] = cv2.warpAffine(frames[i], matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+class Stabiliser:
+    """Registers frames of one video, in order, to a reference that only moves on for pans."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.shape = (shape[0] // REGISTER_FACTOR, shape[1] // REGISTER_FACTOR)
+        h, w = self.shape
+        self.usable = min(h, w) >= MIN_SIDE  # tinier pictures are taken as they are
+        self.window = cv2.createHanningWindow((max(w, 2), max(h, 2)), cv2.CV_32F)
+        inner = np.zeros(self.shape, bool)
+        inner[BORDER:h - BORDER, BORDER:w - BORDER] = True
+        self.inner = inner.ravel()
+        self.ref = np.zeros(self.shape, np.float32)
+        self.anchored = False
+        self.origin = np.zeros(2)  # the reference's shift from the first one (dy, dx)
+
+    def align(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(stabilised float32 frames, their shifts (dy, dx) from the first reference, in
+        working pixels)."""
+        out = np.empty(frames.shape, np.float32)
+        shifts = np.zeros((len(frames), 2))
+        if not self.usable:
+            out[:] = frames
+            return out, shifts
+        for start in range(0, len(frames), CHUNK):
+            chunk = frames[start:start + CHUNK]
+            small = shrink(chunk, REGISTER_FACTOR)
+            if not self.anchored:
+                self._set_reference(small[0])
+            local, gain = self._register(small)
+            moved = translate(chunk, local * REGISTER_FACTOR)
+            out[start:start + len(chunk)] = ((moved - gain[:, 1, None, None])
+                                             / np.maximum(1 + gain[:, 0], 0.2)[:, None, None])
+            shifts[start:start + len(chunk)] = (local + self.origin) * REGISTER_FACTOR
+            if np.abs(local[-1]).max() > REANCHOR_SHARE * min(self.shape):
+                self.origin = self.origin + local[-1]
+                self._set_reference(small[-1])
+        return out, shifts
+
+    def _set_reference(self, frame: np.ndarray) -> None:
+        self.ref = frame.copy()
+        self.anchored = True
+        gy, gx = np.gradient(frame)
+        design = np.stack([-gy.ravel(), -gx.ravel(), frame.ravel(), np.ones(frame.size)], 1)
+        self.design = design[self.inner].astype(np.float32)
+        self.products = (self.design[:, :, None] * self.design[:, None, :]).reshape(-1, 16)
+
+    def _register(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shifts (dy, dx) of a chunk and its exposure (gain - 1, offset) against the ref."""
+        shift = self._coarse(chunk)
+        warped = chunk if not shift.any() else translate(chunk, shift)
+        for i in range(ITERATIONS):
+            step = self._gauss_newton(warped)
+            shift = shift + step[:, :2]
+            if i + 1 < ITERATIONS:
+                warped = translate(chunk, shift)
+        return shift, step[:, 2:]  # exposure, fitted with the last (sub-pixel) step
+
+    def _coarse(self, chunk: np.ndarray) -> np.ndarray:
+        """Whole-pixel shifts by phase correlation, only when the view moved (a pan, a bump):
+        for sub-pixel shake the fine step does better alone."""
+        if not self._moved(chunk[-1]):
+            return np.zeros((len(chunk), 2))
+        return np.array([self._moved(frame) or (0.0, 0.0) for frame in chunk])
+
+    def _moved(self, frame: np.ndarray) -> tuple[float, float] | None:
+        """The whole-pixel shift of ``frame`` if it is big and really fits better than none;
+        a walker crossing the picture can draw the correlation peak to itself."""
+        # Copies: OpenCV 5.0's phaseCorrelate multiplies its inputs by the window in place.
+        (dx, dy), _ = cv2.phaseCorrelate(self.ref.copy(), frame.copy(), self.window)
+        dy, dx = round(dy), round(dx)
+        h, w = self.shape
+        if max(abs(dx), abs(dy)) < 2 or min(h - abs(dy), w - abs(dx)) < 8:
+            return None
+        ys, xs = slice(max(0, dy), h + min(0, dy)), slice(max(0, dx), w + min(0, dx))
+        ref_ys, ref_xs = slice(max(0, -dy), h + min(0, -dy)), slice(max(0, -dx), w + min(0, -dx))
+        moved = np.median(np.abs(frame[ys, xs] - self.ref[ref_ys, ref_xs]))
+        still = np.median(np.abs(frame - self.ref))
+        return (float(dy), float(dx)) if moved < 0.7 * still else None
+
+    def _gauss_newton(self, warped: np.ndarray) -> np.ndarray:
+        """Per frame (dy, dx, gain - 1, offset) that best explains warped - ref, robustly."""
+        error = (warped.reshape(len(warped), -1) - self.ref.ravel())[:, self.inner]
+        sample = error[:, ::SAMPLE]  # a robust scale needs no more than a few hundred pixels
+        middle = np.median(sample, axis=1, keepdims=True)
+        scale = np.maximum(1.5 * np.median(np.abs(sample - middle), axis=1, keepdims=True), 2.0)
+        weights = 1.0 / (1.0 + ((error - middle) / scale) ** 2)  # movers weigh little
+        normal = (weights @ self.products).reshape(-1, 4, 4) + np.eye(4) * 1e-6
+        rhs = (weights * error) @ self.design
+        return np.linalg.solve(normal.astype(np.float64), rhs[:, :, None])[:, :, 0]
+
+
+def stable_frames(batches: Iterator[tuple[int, np.ndarray]], count: int,
+                  on_progress: Callable[[float], None],
+                  cuts: Sequence[int] = ()) -> np.ndarray:
+    """All frames of a cache as stabilised uint8 working frames (n, h, w).
+
+    A cut starts a new shot: registration starts afresh there.
+    """
+    frames: np.ndarray | None = None
+    stabiliser: Stabiliser | None = None
+    factor = 1
+    for start, batch in batches:
+        on_progress(min(1.0, (start + len(batch)) / max(count, 1)))
+        if start >= count:
+            break
+        batch = np.asarray(batch[:count - start])
+        if frames is None:
+            factor = shrink_factor(*batch.shape[1:])
+            frames = np.zeros((count, batch.shape[1] // factor, batch.shape[2] // factor),
+                              np.uint8)
+        fresh = {c - start for c in cuts if start <= c < start + len(batch)}
+        edges = sorted({0, *fresh, len(batch)})
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            if a in fresh or stabiliser is None:
+                stabiliser = Stabiliser(frames.shape[1:])
+            aligned, _ = stabiliser.align(shrink(batch[a:b], factor))
+            frames[start + a:start + b] = np.clip(aligned + 0.5, 0, 255).astype(np.uint8)
+    return frames if frames is not None else np.zeros((0, 8, 8), np.uint8)

@@ -1,0 +1,137 @@
+"""Workout stage parts: stabilisation, active spans, and reps and sets on synthetic tracks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from stages.workout.activity import active_spans
+from stages.workout.sets import find_sets
+from stages.workout.stabilise import Stabiliser, shrink, stable_frames
+
+FPS = 30
+
+
+def texture(seed: int, shape: tuple[int, int] = (45, 80)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.uniform(0, 255, (shape[0] + 20, shape[1] + 20)), (0, 0), 1.5)
+    return big.astype(np.float32)
+
+
+def shifted(image: np.ndarray, dy: float, dx: float, shape: tuple[int, int]) -> np.ndarray:
+    """The view of ``image`` moved by (dy, dx): content appears at +d."""
+    matrix = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+    moved = cv2.warpAffine(image, matrix, image.shape[::-1], flags=cv2.INTER_LINEAR)
+    return moved[10:10 + shape[0], 10:10 + shape[1]]
+
+
+def test_stabiliser_recovers_sub_pixel_shake_and_exposure() -> None:
+    shape = (44, 80)
+    image = texture(0, shape)
+    rng = np.random.default_rng(1)
+    moves = rng.uniform(-1.5, 1.5, (64, 2))
+    moves[0] = 0
+    gains = 1 + rng.uniform(-0.15, 0.15, 64)
+    gains[0] = 1
+    frames = np.stack([shifted(image, dy, dx, shape) * g
+                       for (dy, dx), g in zip(moves, gains, strict=True)])
+    out, shifts = Stabiliser(shape).align(frames)
+    assert np.abs(shifts - moves).max() < 0.15
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    assert np.abs(out - frames[0])[inner].mean() < 2.0  # grey levels, after exposure fix
+    assert np.abs(frames - frames[0])[inner].mean() > 10.0  # before: shake and exposure
+
+
+def test_a_cut_starts_registration_afresh() -> None:
+    first, second = texture(2, (90, 160)), 40 + 0.4 * texture(3, (90, 160))
+    frames = np.stack([first] * 20 + [second] * 20).clip(0, 255).astype(np.uint8)
+    batches = ((start, frames[start:start + 16]) for start in range(0, 40, 16))
+    stable = stable_frames(batches, 40, lambda _: None, cuts=[20]).astype(np.float32)
+    # The new shot is its own reference: nothing of the old one (exposure, position) is
+    # forced on it.
+    small = shrink(frames, 2)  # the working frames, before stabilisation
+    assert np.abs(stable[25] - small[25])[2:-2, 2:-2].mean() < 3.0
+    assert np.abs(stable[5] - small[5])[2:-2, 2:-2].mean() < 3.0
+
+
+def energy_with(bursts: list[tuple[float, float]], seconds: float = 40.0) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    energy = 0.005 * rng.random(round(seconds * FPS))
+    for start, end in bursts:
+        energy[round(start * FPS):round(end * FPS)] += 0.3
+    return energy
+
+
+def test_active_spans_bridge_pauses_drop_blips_and_split_at_cuts() -> None:
+    energy = energy_with([(2, 8), (10, 12), (20, 21.0), (26, 36)])
+    spans, still = active_spans(energy, FPS, cuts=[round(31 * FPS)])
+    seconds = [(s / FPS, e / FPS) for s, e in spans]
+    assert len(seconds) == 3  # 2-12 bridged, the 1 s blip dropped, 26-36 split at 31
+    for (start, end), (true_start, true_end) in zip(seconds, [(2, 12), (26, 31), (31, 36)],
+                                                    strict=True):
+        assert start == pytest.approx(true_start, abs=0.7)
+        assert end == pytest.approx(true_end, abs=0.7)
+    assert still[round(16 * FPS)] and not still[round(5 * FPS)]
+
+
+def rep(seconds: float, down: float = 0.45, hold: float = 0.0) -> np.ndarray:
+    """One rep's progress 0 -> 1 -> 0, eased, with an optional pause at the far end."""
+    n = round(seconds * FPS)
+    out_n, hold_n = round(down * n), round(hold * n)
+    back_n = n - out_n - hold_n
+    ease = (1 - np.cos(np.pi * np.linspace(0, 1, out_n, endpoint=False))) / 2
+    ease_back = (1 + np.cos(np.pi * np.linspace(0, 1, back_n, endpoint=False))) / 2
+    return np.concatenate([ease, np.ones(hold_n), ease_back])
+
+
+def track_of(parts: list[np.ndarray | float], seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """Concatenate reps (arrays) and rests (seconds); return the noisy track and rep ends."""
+    pieces, ends, length = [], [], 0
+    for part in parts:
+        piece = np.zeros(round(part * FPS)) if isinstance(part, float) else part
+        pieces.append(piece)
+        length += len(piece)
+        if not isinstance(part, float):
+            ends.append(length / FPS)
+    noise = np.random.default_rng(seed).normal(0, 0.02, length)
+    return np.concatenate(pieces) + noise, ends
+
+
+@pytest.mark.parametrize("down", [0.3, 0.45, 0.6], ids=["fast-down", "even", "slow-down"])
+def test_counts_jittered_reps_and_times_their_ends(down: float) -> None:
+    rng = np.random.default_rng(3)
+    reps = [rep(1.6 * rng.uniform(0.7, 1.3), down, hold=0.2) for _ in range(8)]
+    track, ends = track_of([3.0, *reps, 3.0])
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 8
+    assert np.abs(found.ends / FPS - ends).max() < 0.1
+    assert found.starts[0] / FPS == pytest.approx(3.0, abs=0.1)
+    assert found.confidence > 0.8
+
+
+def test_a_gesture_next_to_a_set_is_no_rep() -> None:
+    gesture = rep(2.5, hold=0.5) * 0.35  # a small arm raise, a second before the set
+    track, ends = track_of([3.0, gesture, 1.0, *[rep(1.5) for _ in range(6)], 3.0])
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 6
+    assert found.ends[-1] / FPS == pytest.approx(ends[-1], abs=0.1)
+
+
+def test_a_turning_point_hidden_by_a_walker_still_counts_two_reps() -> None:
+    pair = np.concatenate([rep(1.5), rep(1.5)])
+    pair[round(1.2 * FPS):round(1.8 * FPS)] = 0.6  # the track never got back down
+    track, _ = track_of([3.0, *[rep(1.5) for _ in range(3)], pair,
+                         *[rep(1.5) for _ in range(3)], 3.0])
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 8
+
+
+def test_bumps_unlike_each_other_are_no_set() -> None:
+    rng = np.random.default_rng(5)
+    bumps: list[np.ndarray | float] = []
+    for _ in range(6):  # random shapes and sizes, random still gaps: fidgeting
+        bumps += [rep(rng.uniform(0.6, 3.0), rng.uniform(0.1, 0.8), rng.uniform(0, 0.5))
+                  * rng.uniform(0.3, 1.0), float(rng.uniform(0.2, 2.0))]
+    track, _ = track_of([2.0, *bumps])
+    assert find_sets(track, FPS, lead=2 * FPS) == []
