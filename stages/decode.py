@@ -1,6 +1,8 @@
 """Decode stage: probe the upload, fill the gray analysis frame cache, extract the loudness.
 
-decord is the decoder; when it fails (e.g. AV1), decoding restarts on an ffmpeg pipe.
+The picture is decoded once, by ffmpeg, straight to small gray frames on a pipe (about the
+cost of a plain `ffmpeg -i video -f null -`); frame times come from the container's
+packets. When ffmpeg fails, decoding restarts with decord.
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ import logging
 import math
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -30,7 +35,8 @@ log = logging.getLogger(__name__)
 Batches = Generator[tuple[np.ndarray, np.ndarray, int], None, None]
 
 BATCH_PIXELS = 30_000_000  # source pixels per batch: ~0.1 s of decoding between progress calls
-VIDEO_SHARE = 0.9  # share of stage progress for the picture when there is sound too
+VIDEO_SHARE = 0.9  # share of stage progress for the picture when there is sound too (the
+# sound is read alongside; the rest is reported once it is in)
 
 
 class DecodeFailed(Exception):
@@ -80,25 +86,31 @@ def ffmpeg_batches(path: Path, size: tuple[int, int], step: int, batch: int,
                    fps: float) -> Batches:
     height, width = size
     select = f"select=not(mod(n\\,{step}))," if step > 1 else ""
+    # The loop filter must run, although its detail is lost in the downscale: skipping it
+    # (-skip_loop_filter) lets errors build up over a GOP, and the picture jumps at each
+    # keyframe, which looks like a cut.
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-           "-an", "-sn", "-dn", "-vf", f"{select}scale={width}:{height}:flags=area,format=gray",
+           "-an", "-sn", "-dn",
+           "-vf", f"{select}scale={width}:{height}:flags=area,format=gray",
            "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:"]
     frame_bytes = height * width
     kept_per_batch = max(1, batch // step)
+    clock = FrameClock(path, fps, step)
     index = 0
     # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors,
-                                stdin=subprocess.DEVNULL)
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors,
+                                    stdin=subprocess.DEVNULL)
+        except OSError as exc:  # no (runnable) ffmpeg binary
+            raise DecodeFailed(str(exc)) from exc
         assert proc.stdout is not None
         try:
             while data := proc.stdout.read(frame_bytes * kept_per_batch):
                 n = len(data) // frame_bytes  # a partial last frame means ffmpeg died
                 frames = np.frombuffer(data[: n * frame_bytes], np.uint8).reshape(n, height, width)
-                # The pipe carries no timestamps: assume the average rate.
-                times = (index + np.arange(n)) * step / fps
+                yield frames, clock.times(index, n), (index + n) * step
                 index += n
-                yield frames, times, index * step
             if proc.wait() != 0:
                 errors.seek(0)
                 raise DecodeFailed(errors.read()[-300:].decode("utf-8", "replace").strip())
@@ -107,6 +119,44 @@ def ffmpeg_batches(path: Path, size: tuple[int, int], step: int, batch: int,
                 proc.kill()
             proc.stdout.close()
             proc.wait()
+
+
+class FrameClock:
+    """Times of the kept frames, read from the video stream's packets (the pipe carries
+    none), relative to the file's start as ``ffmpeg -ss`` counts it. A stream whose
+    packets cannot be read gets the average rate instead."""
+
+    def __init__(self, path: Path, fps: float, step: int) -> None:
+        self.fps, self.step = fps, step
+        self.pts = packet_times(path)
+
+    def times(self, first: int, count: int) -> np.ndarray:
+        """Times of kept frames first .. first + count - 1."""
+        decoded = (first + np.arange(count)) * self.step
+        if len(decoded) and decoded[-1] < len(self.pts):
+            return self.pts[decoded]
+        # More frames than packets: carry on from the last known time at the average rate.
+        known = self.pts[decoded[decoded < len(self.pts)]]
+        last = (self.pts[-1], len(self.pts) - 1) if len(self.pts) else (0.0, 0)
+        guessed = last[0] + (decoded[decoded >= len(self.pts)] - last[1]) / self.fps
+        return np.round(np.concatenate([known, guessed]), 6)
+
+
+def packet_times(path: Path) -> np.ndarray:
+    """Presentation times (s, sorted) of the first video stream's frames, from a demux
+    without decoding; empty when the container cannot be read this way."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            if stream.time_base is None:
+                return np.zeros(0)
+            pts = [p.pts for p in container.demux(stream)
+                   if p.pts is not None and not p.is_discard]
+            zero = (container.start_time or 0) / av.time_base
+            base = float(stream.time_base)
+    except (av.FFmpegError, IndexError):
+        return np.zeros(0)
+    return np.round(np.sort(np.array(pts, dtype=np.float64)) * base - zero, 6)
 
 
 def fill_cache(workspace: Workspace, size: tuple[int, int], batches: Batches, fps: float,
@@ -125,26 +175,26 @@ def fill_cache(workspace: Workspace, size: tuple[int, int], batches: Batches, fp
 
 def decode_frames(path: Path, info: VideoInfo, workspace: Workspace, size: tuple[int, int],
                   step: int, on_progress: Callable[[int], None]) -> int:
-    """Fill the cache with decord, or with ffmpeg when decord fails; return the frame count."""
+    """Fill the cache with ffmpeg, or with decord when ffmpeg fails; return the frame count."""
     batch = math.ceil(batch_length(info) / step) * step  # whole strides keep spacing even
     cache_fps = info.fps / step
     try:
-        count = fill_cache(workspace, size, decord_batches(path, size, step, batch),
+        count = fill_cache(workspace, size, ffmpeg_batches(path, size, step, batch, info.fps),
                            cache_fps, on_progress)
         if count:
             return count
-        log.warning("decord read no frames from %s; retrying with ffmpeg", path.name)
+        failure = "ffmpeg decoded no picture"
+    except DecodeFailed as exc:
+        failure = str(exc)
+    log.warning("ffmpeg failed on %s (%s); retrying with decord", path.name, failure[:200])
+    try:
+        count = fill_cache(workspace, size, decord_batches(path, size, step, batch),
+                           cache_fps, on_progress)
     except StageCancelled:
         raise
     except Exception as exc:  # decord raises bare DECORDError/RuntimeError for anything
-        log.warning("decord failed on %s (%s); retrying with ffmpeg", path.name,
-                    str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc))
-    try:
-        count = fill_cache(workspace, size, ffmpeg_batches(path, size, step, batch, info.fps),
-                           cache_fps, on_progress)
-    except DecodeFailed as exc:
         raise UnreadableVideo(f"The video could not be decoded; the file is damaged. "
-                              f"(decoder said: {str(exc)[:120]})") from exc
+                              f"(decoder said: {failure[:120]})") from exc
     if not count:
         raise UnreadableVideo("No picture could be decoded from the video; the file is damaged.")
     return count
@@ -167,21 +217,42 @@ def run(ctx: StageContext) -> None:
         reached = max(reached, video_share * min(consumed / expected, 1.0))
         ctx.progress(reached)
 
-    decode_frames(source, info, workspace, analysis_size(info, options.analysis_long_side),
-                  frame_step(info.fps, options.analysis_max_fps), report)
-    if info.has_audio:
-        _extract_audio(ctx, source, info, video_share)
+    # The sound is read at the same time as the picture, in a thread: its own ffmpeg
+    # pass is small, and waiting for it afterwards would add its start-up and I/O.
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sound = pool.submit(_envelope, source, stop) if info.has_audio else None
+        try:
+            decode_frames(source, info, workspace,
+                          analysis_size(info, options.analysis_long_side),
+                          frame_step(info.fps, options.analysis_max_fps), report)
+        except BaseException:
+            stop.set()  # the sound thread ends at its next chunk, killing its ffmpeg
+            raise
+    if sound is not None:
+        ctx.progress(video_share)  # the cancellation check before anything is saved
+        _save_envelope(workspace, source, sound)
     ctx.progress(1.0)
 
 
-def _extract_audio(ctx: StageContext, source: Path, info: VideoInfo, start: float) -> None:
-    def report(seconds: float) -> None:
-        ctx.progress(start + (1 - start) * min(seconds / info.duration, 1.0))
+class _Stopped(Exception):
+    """The picture failed or was cancelled: the sound is not wanted any more."""
 
+
+def _envelope(source: Path, stop: threading.Event) -> audio.AudioEnvelope:
+    def check(_: float) -> None:
+        if stop.is_set():
+            raise _Stopped()
+
+    return audio.extract_envelope(source, check)
+
+
+def _save_envelope(workspace: Workspace, source: Path,
+                   sound: Future[audio.AudioEnvelope]) -> None:
     try:
-        envelope = audio.extract_envelope(source, report)
+        envelope = sound.result()
     except audio.AudioDecodeFailed as exc:
         # The picture alone still makes highlights: carry on without loudness.
         log.warning("sound track of %s could not be decoded: %s", source.name, exc)
         return
-    audio.save_envelope(ctx.workspace, envelope)
+    audio.save_envelope(workspace, envelope)

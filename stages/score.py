@@ -11,6 +11,7 @@ import numpy as np
 
 from stages.audio import load_envelope
 from stages.context import StageContext
+from stages.cuts import detect_cuts
 from stages.errors import MissingInput
 from stages.framecache import FrameCache
 from stages.scorers import DEFAULT_SCORERS, FrameBatch, Scorer, make_scorers
@@ -18,19 +19,18 @@ from stages.workspace import SCORES, Workspace
 
 BATCH = 64  # cache frames per scorer call (~10 ms of work at 160 px)
 
-# Highlight = weighted mean of the peak-normalised components. Motion leads because it is
-# what people look for; loudness (cheers, impacts) confirms it. Scene change is not
-# "action" (a cut is an edit), so it only feeds cut detection.
-WEIGHTS = {"motion": 0.6, "loudness": 0.4}
-# Normalising divides by max(the video's own peak, this floor), so a nearly still or
-# quiet video keeps low scores instead of having its noise blown up to 1.
-FLOORS = {"motion": 0.02, "loudness": 0.3}
+# Each component becomes an activity in [0, 1]: how far its smoothed level rises above the
+# clip's usual level (a low percentile), relative to its highest rise, but never less than
+# the floor, so a steady clip keeps low scores instead of having its noise blown up to 1.
+# Motion is mean absolute difference; loudness is dB / 60, so 0.2 is a 12 dB rise.
+FLOORS = {"motion": 0.02, "loudness": 0.2}
+BASE_PERCENTILE = 25  # the usual level: highlights may fill up to three quarters of a clip
+# Highlight = this share of the strongest component plus the rest of their mean: fast
+# motion alone or a loud burst alone is a highlight (as auto-editor's "motion or loudness"
+# thresholds), and both at once rank above either. Scene change is not action (a cut is an
+# edit), so it only feeds cut detection.
+STRONGEST_SHARE = 0.7
 SMOOTH_SECONDS = 1.0  # moving-average width: action lasts seconds, single frames are noise
-
-CUT_THRESHOLD = 0.3  # histogram change a hard cut must exceed, above its local median too
-CUT_RATIO = 3.0  # and at least this many times the local median (busy scenes stay quiet)
-CUT_WINDOW_SECONDS = 1.0  # half-width of the local-median window
-CUT_MIN_GAP_SECONDS = 0.5  # flashes and fades fire on neighbours: keep the strongest
 
 
 def smooth(x: np.ndarray, width: int) -> np.ndarray:
@@ -43,47 +43,51 @@ def smooth(x: np.ndarray, width: int) -> np.ndarray:
     return (csum[width:] - csum[:-width]) / width
 
 
-def local_median(x: np.ndarray, half_width: int) -> np.ndarray:
-    if len(x) == 0:
-        return x.astype(np.float64)
-    padded = np.pad(x.astype(np.float64), half_width, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width + 1)
-    return np.median(windows, axis=1)
+def activity(x: np.ndarray, rate: float, floor: float) -> np.ndarray:
+    """Smoothed rise of ``x`` above its usual level, in [0, 1] (see FLOORS)."""
+    level = smooth(np.asarray(x, dtype=np.float64), round(SMOOTH_SECONDS * rate))
+    if len(level) == 0:
+        return level
+    base = float(np.percentile(level, BASE_PERCENTILE))
+    spread = max(float(level.max()) - base, floor)
+    return np.clip((level - base) / spread, 0.0, 1.0)
 
 
-def detect_cuts(scene: np.ndarray, fps: float, threshold: float = CUT_THRESHOLD,
-                ratio: float = CUT_RATIO) -> np.ndarray:
-    """Indices of frames that start a new shot: scene change far above its surroundings."""
-    scene = np.asarray(scene, dtype=np.float64)
-    median = local_median(scene, max(1, round(CUT_WINDOW_SECONDS * fps)))
-    candidates = np.flatnonzero((scene - median >= threshold) & (scene >= ratio * median))
-    gap = max(1, round(CUT_MIN_GAP_SECONDS * fps))
-    kept: list[int] = []
-    # Strongest first, ties by position: deterministic.
-    for i in sorted(candidates.tolist(), key=lambda i: (-scene[i], i)):
-        if all(abs(i - k) >= gap for k in kept):
-            kept.append(i)
-    return np.array(sorted(kept), dtype=np.int64)
-
-
-def combine(components: Mapping[str, np.ndarray], fps: float,
-            cuts: Sequence[int] | np.ndarray = ()) -> np.ndarray:
-    """Per-frame highlight score in [0, 1] from the weighted components (see WEIGHTS)."""
+def combine(components: Mapping[str, np.ndarray], rate: float,
+            cuts: Sequence[int] | np.ndarray = (), times: np.ndarray | None = None
+            ) -> np.ndarray:
+    """Per-frame highlight score in [0, 1] from the motion and loudness components;
+    ``times`` (variable frame rates) turn motion into change per usual frame interval."""
     n = len(next(iter(components.values()))) if components else 0
-    total, weight_sum = np.zeros(n), 0.0
-    for name, weight in WEIGHTS.items():
+    parts = []
+    for name, floor in FLOORS.items():
         if name not in components:
             continue
         x = np.asarray(components[name], dtype=np.float64).copy()
-        if name == "motion":
-            x = _without_cuts(x, cuts)
-        level = smooth(x, round(SMOOTH_SECONDS * fps))
-        peak = level.max(initial=0.0)
-        if peak <= 0:
+        if len(x) == 0 or x.max() <= 0:
             continue  # no sound track, or a perfectly still picture: nothing to weigh
-        total += weight * np.clip(level / max(peak, FLOORS[name]), 0.0, 1.0)
-        weight_sum += weight
-    return total / weight_sum if weight_sum else total
+        if name == "motion":
+            x = _per_usual_interval(_without_cuts(x, cuts), times)
+        parts.append(activity(x, rate, floor))
+    if not parts:
+        return np.zeros(n)
+    stack = np.stack(parts)
+    return STRONGEST_SHARE * stack.max(axis=0) + (1 - STRONGEST_SHARE) * stack.mean(axis=0)
+
+
+def _per_usual_interval(motion: np.ndarray, times: np.ndarray | None) -> np.ndarray:
+    """A frame twice as far from the one before changes about twice as much: scale each
+    difference to the usual interval, so a low-rate stretch of a variable-rate video does
+    not look busier than the rest."""
+    if times is None or len(times) != len(motion) or len(motion) < 3:
+        return motion
+    gaps = np.diff(np.asarray(times, dtype=np.float64))
+    usual = float(np.median(gaps))
+    if usual <= 0:
+        return motion
+    scale = np.ones(len(motion))
+    scale[1:] = usual / np.clip(gaps, usual / 4, usual * 4)
+    return motion * scale
 
 
 def _without_cuts(motion: np.ndarray, cuts: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -128,7 +132,7 @@ def run(ctx: StageContext) -> None:
     cache = FrameCache.open(ctx.workspace)
     scorers = make_scorers(DEFAULT_SCORERS, load_envelope(ctx.workspace))
     components = score_frames(cache, scorers, lambda done: ctx.progress(0.95 * done))
-    cuts = detect_cuts(components["scene"], cache.fps)
-    highlight = combine(components, cache.fps, cuts)
+    cuts = detect_cuts(components["scene"], components["motion"], cache.fps)
+    highlight = combine(components, cache.fps, cuts, cache.times)
     save_scores(ctx.workspace, cache.times, components, highlight, cuts)
     ctx.progress(1.0)

@@ -112,16 +112,18 @@ def test_file_decord_cannot_open_goes_through_ffmpeg(av1_video: Path,
     assert cache.frames[10].std() > 10  # a real picture, not a blank
 
 
-def test_decord_failing_midway_restarts_cleanly(small_video: Path, workspace_for: WorkspaceFor,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    real = decode.decord_batches
+def test_ffmpeg_failing_midway_restarts_cleanly_with_decord(small_video: Path,
+                                                           workspace_for: WorkspaceFor,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    real = decode.ffmpeg_batches
 
     def breaks_after_one_batch(*args: object, **kwargs: object) -> Iterator:
         batches = real(*args, **kwargs)  # type: ignore[arg-type]
         yield next(batches)
-        raise RuntimeError("simulated decord failure")
+        raise decode.DecodeFailed("simulated ffmpeg failure")
 
-    monkeypatch.setattr(decode, "decord_batches", breaks_after_one_batch)
+    monkeypatch.setattr(decode, "ffmpeg_batches", breaks_after_one_batch)
     ws = workspace_for(small_video)
     ctx = NullContext(ws)
     decode.run(ctx)
@@ -160,7 +162,8 @@ def test_cancellation_during_sound_extraction(small_video: Path,
     decode.run(ctx)
     video_calls = sum(1 for f in ctx.reported if f <= decode.VIDEO_SHARE)
     ws2 = workspace_for(small_video)
-    late = CancelAfter(ws2, calls=video_calls + 1)  # the first call after the picture
+    # The sound is read alongside the picture; the last call before it is saved cancels.
+    late = CancelAfter(ws2, calls=video_calls)
     with pytest.raises(StageCancelled):
         decode.run(late)
     assert not ws2.exists(AUDIO) and leftovers(ws2) == []

@@ -167,6 +167,78 @@ def test_deterministic() -> None:
     assert first.segments[0].start < 12  # ties go to the earliest
 
 
+def test_a_cut_inside_the_padding_moves_the_edge_and_the_clip_keeps_its_length() -> None:
+    # Action 20-21 s, min clip 3 s: the padded, widened clip would show the end of the
+    # shot before the cut at 19.6 s; it starts at the cut and grows at its end instead.
+    sel = _select(_bumps(60, (20, 21, 0.9)), 60, cuts=[int(19.6 * RATE)], padding=0.5,
+                  min_clip=3.0)
+    seg = sel.segments[0]
+    assert seg.start == pytest.approx(19.6)
+    assert seg.end - seg.start == pytest.approx(3.0)
+
+
+def test_a_clip_never_ends_with_a_sliver_of_the_next_shot() -> None:
+    cuts = [int(24.3 * RATE), int(40.8 * RATE)]
+    sel = _select(_bumps(60, (20, 24, 0.9), (38, 40.5, 0.8)), 60, cuts=cuts, padding=0.5)
+    _check_invariants(sel, 60)
+    for seg in sel.segments:
+        for cut in (24.3, 40.8):
+            assert not (seg.start < cut < seg.end and min(cut - seg.start, seg.end - cut) < 1)
+
+
+def test_still_video_gives_a_reason_even_when_its_noise_scores() -> None:
+    sel = select_highlights(_timeline(30), _bumps(30, (10, 12, 0.9)), np.array([], np.int64),
+                            30, FPS, AnalysisOptions(), still=True)
+    assert sel.segments == [] and sel.reason == select.NOTHING_HAPPENS
+
+
+@pytest.mark.parametrize("bad", [{"target_duration": 0}, {"max_highlights": 0},
+                                 {"target_duration": -5}, {"target_duration": float("nan")},
+                                 {"max_highlights": -1}],
+                         ids=["zero-duration", "zero-count", "negative", "nan", "negative-count"])
+def test_nothing_asked_for_gives_a_reason(bad: dict[str, float]) -> None:
+    sel = _select(_bumps(60, (20, 24, 0.9)), 60, **bad)
+    assert sel.segments == [] and sel.reason == select.NOTHING_ASKED
+
+
+@pytest.mark.parametrize("target", [1.0, 5.0, 30.0, 1e9, float("inf")])
+@pytest.mark.parametrize("count", [1, 3, 50])
+@pytest.mark.parametrize(("min_clip", "max_clip", "padding"),
+                         [(2.0, 10.0, 0.5), (0.0, 0.0, 0.0), (8.0, 3.0, 2.0), (-1.0, 1e6, -3.0),
+                          (float("inf"), float("nan"), float("inf"))],
+                         ids=["defaults", "zeros", "min-over-max", "negative-huge", "inf-nan"])
+def test_any_steering_gives_valid_segments_within_the_limits(
+        target: float, count: int, min_clip: float, max_clip: float, padding: float) -> None:
+    score_ = _bumps(90, (5, 7, 0.9), (20, 26, 0.7), (27, 29, 0.95), (50, 58, 0.8),
+                    (70, 71, 0.85))
+    sel = _select(score_, 90, cuts=[150, 495], target_duration=target, max_highlights=count,
+                  min_clip=min_clip, max_clip=max_clip, padding=padding)
+    _check_invariants(sel, 90)
+    assert sel.segments and sel.reason is None
+    assert len(sel.segments) <= count
+    assert sum(s.end - s.start for s in sel.segments) <= min(target, 90) + 1e-9
+    longest = max(min_clip, max_clip) if np.isfinite(max_clip) else 90
+    assert all(s.end - s.start <= max(longest, 1 / FPS) + 1e-9 for s in sel.segments)
+
+
+def test_max_clip_trims_long_action_around_its_middle() -> None:
+    sel = _select(_bumps(60, (10, 30, 0.9)), 60, max_clip=6.0, padding=0.5)
+    seg = sel.segments[0]
+    assert seg.end - seg.start == pytest.approx(6.0)
+    assert seg.start == pytest.approx(17.0, abs=0.2)
+
+
+def test_variable_frame_rate_cuts_on_analysed_frames() -> None:
+    # 30 fps for 10 s, then 15 fps: the average rate (22.5) is nobody's frame grid.
+    times = np.concatenate([np.arange(300) / 30, 10 + np.arange(150) / 15])
+    level = np.where((times >= 13) & (times < 16), 0.9, 0.05)
+    sel = select_highlights(times, level, np.array([], np.int64), 20.0, 22.5,
+                            AnalysisOptions(padding=0.5))
+    seg = sel.segments[0]
+    assert seg.start in times and seg.start == pytest.approx(12.5, abs=0.07)
+    assert seg.end in times and seg.end == pytest.approx(16.5, abs=0.07)
+
+
 def test_run_writes_highlights_for_a_burst(burst_video: Path,
                                           workspace_for: Callable[[Path], Workspace]) -> None:
     ws = workspace_for(burst_video)
@@ -178,6 +250,25 @@ def test_run_writes_highlights_for_a_burst(burst_video: Path,
     assert set(seg) == {"start", "end", "score", "start_frame", "end_frame"}
     assert seg["start"] <= BURST[0] and seg["end"] >= BURST[1]
     assert seg["end"] - seg["start"] <= BURST[1] - BURST[0] + 2.5
+
+
+def test_run_on_a_still_silent_clip_says_why_there_is_nothing(
+        video_factory: Callable[..., Path], workspace_for: Callable[[Path], Workspace]) -> None:
+    ws = workspace_for(video_factory("still", source="color", audio=False, seconds=3))
+    for stage in (decode, score, select):
+        stage.run(NullContext(ws))
+    assert ws.read_json(HIGHLIGHTS) == {"segments": [], "reason": select.NOTHING_HAPPENS}
+
+
+def test_run_on_a_steady_clip_gives_one_short_window(
+        video_factory: Callable[..., Path], workspace_for: Callable[[Path], Workspace]) -> None:
+    # testsrc2 changes the same way all along, with a steady tone: no moment stands out.
+    ws = workspace_for(video_factory("steady", seconds=12))
+    for stage in (decode, score, select):
+        stage.run(NullContext(ws, AnalysisOptions(max_clip=5.0)))
+    result = ws.read_json(HIGHLIGHTS)
+    assert result["reason"] is None and len(result["segments"]) == 1
+    assert result["segments"][0]["end"] - result["segments"][0]["start"] == pytest.approx(5.0)
 
 
 def test_run_needs_scores(tmp_path: Path) -> None:
