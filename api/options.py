@@ -22,6 +22,14 @@ def parse_options(fields: dict[str, str], settings: Settings,
     if fields.get("max_highlights"):
         overrides["max_highlights"] = int(_number("max_highlights", fields["max_highlights"],
                                                   1, 50, integer=True))
+    # Optional steering of the selection (beyond the contract's fields; all in seconds).
+    for name, low, high in (("min_clip", 0.5, 60.0), ("max_clip", 0.5, 120.0),
+                            ("padding", 0.0, 10.0)):
+        if fields.get(name):
+            overrides[name] = _number(name, fields[name], low, high)
+    if "min_clip" in overrides and "max_clip" in overrides and \
+            float(overrides["min_clip"]) > float(overrides["max_clip"]):  # type: ignore[arg-type]
+        raise BadRequest("'min_clip' must not exceed 'max_clip'.")
     if fields.get("render"):
         value = fields["render"].lower()
         if value not in ("true", "false", "1", "0"):

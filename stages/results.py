@@ -18,11 +18,14 @@ def assemble(workspace: Workspace, options: AnalysisOptions) -> dict[str, Any]:
     """The results body for the analysis ``options`` asked for, from the workspace files."""
     wants_highlights = options.analysis in ("highlights", "all")
     wants_workout = options.analysis in ("workout", "all")
+    selection = _read(workspace, HIGHLIGHTS) if wants_highlights else {}
     return {
         "schema_version": SCHEMA_VERSION,
         "analysis": options.analysis,
         "video": video_summary(_read(workspace, PROBE)),
-        "highlights": highlight_list(_read(workspace, HIGHLIGHTS)) if wants_highlights else [],
+        "highlights": highlight_list(selection) if wants_highlights else [],
+        # why the list is empty (a still, silent video...), else null; an additive field
+        "highlights_reason": selection.get("reason"),
         "reel": _reel(workspace) if wants_highlights else None,
         "workout": _read(workspace, WORKOUT) if wants_workout else None,
     }

@@ -185,3 +185,16 @@ async def test_stalled_upload_times_out(tmp_path: Path) -> None:
     with pytest.raises(RequestTimeout):
         await receive_upload("multipart/form-data; boundary=b", stalling_body(), workspace,
                              1000, idle_timeout=0.1, check_fields=lambda fields: None)
+
+
+async def test_selection_can_be_steered(client: QuartClient, small_video: Path,
+                                        sync_client: fakeredis.FakeRedis) -> None:
+    import json
+
+    response = await upload(client, small_video, min_clip="1.5", max_clip="3", padding="0.25")
+    assert response.status_code == 202
+    sid = (await response.get_json())["session_id"]
+    options = json.loads(sync_client.hget(keys.session_key(sid), "options"))
+    assert (options["min_clip"], options["max_clip"], options["padding"]) == (1.5, 3.0, 0.25)
+    bad = await upload(client, small_video, min_clip="5", max_clip="2")
+    assert "min_clip" in (await assert_problem(bad, 400))["detail"]

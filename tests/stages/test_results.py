@@ -48,6 +48,7 @@ def test_highlights_body(ws: Workspace) -> None:
                   "has_audio": True},
         "highlights": [{"start": 12.0, "end": 17.5, "score": 0.912},
                        {"start": 40.0, "end": 45.5, "score": 0.612}],
+        "highlights_reason": None,
         "reel": {"duration": 11.0, "width": 1280, "height": 720},
         "workout": None,
     }
@@ -74,7 +75,8 @@ def test_reel_is_null_unless_both_files_exist(ws: Workspace, removed: tuple[str,
 
 def test_no_highlights_found_is_an_empty_list(ws: Workspace) -> None:
     ws.write_json(HIGHLIGHTS, {"segments": [], "reason": "nothing happens"})
-    assert assemble(ws, AnalysisOptions())["highlights"] == []
+    body = assemble(ws, AnalysisOptions())
+    assert body["highlights"] == [] and body["highlights_reason"] == "nothing happens"
 
 
 def test_scores_are_kept_within_zero_and_one(ws: Workspace) -> None:
