@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import ffmpeg_null_seconds  # noqa: E402
 from bench.highlight_metrics import (  # noqa: E402
     Counts,
     cuts_inside,
@@ -41,7 +41,6 @@ from bench.highlight_metrics import (  # noqa: E402
 from bench.reel_check import AAC_FRAME, ReelReport, check_reel  # noqa: E402
 from stages import decode, results, score, select  # noqa: E402
 from stages.context import NullContext  # noqa: E402
-from stages.ffmpeg import ffmpeg_exe  # noqa: E402
 from stages.options import AnalysisOptions  # noqa: E402
 from stages.probe import VideoInfo  # noqa: E402
 from stages.render import render_reel  # noqa: E402
@@ -223,10 +222,7 @@ def speed(cache: Path, work: Path, runs: int) -> tuple[list[float], list[float]]
     options = eval_options(load_truth(video))
     null, ours = [], []
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(video), "-f", "null",
-                        "-"], check=True)
-        null.append(time.perf_counter() - started)
+        null.append(ffmpeg_null_seconds(video))
         ours.append(analyse(video, options, work)[1])
     return null, ours
 

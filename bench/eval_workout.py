@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import ffmpeg_null_seconds  # noqa: E402
 from bench.workout_metrics import (  # noqa: E402
     ClipScore,
     clip_line,
@@ -36,7 +36,6 @@ from bench.workout_metrics import (  # noqa: E402
 )
 from stages import decode, score, workout  # noqa: E402
 from stages.context import NullContext  # noqa: E402
-from stages.ffmpeg import ffmpeg_exe  # noqa: E402
 from stages.workspace import SCORES, SOURCE, WORKOUT, Storage, Workspace  # noqa: E402
 from tests.groundtruth.workout import ClipSpec, suite, write_clip  # noqa: E402
 
@@ -88,12 +87,6 @@ def evaluate(spec: ClipSpec, clips: Path, media: Path, reuse: bool) -> tuple[dic
     return truth, result, seconds
 
 
-def time_ffmpeg_null(path: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], check=True)
-    return time.perf_counter() - started
-
-
 def speed(work: Path, runs: int) -> None:
     """Workout pipeline (decode + score + workout) vs a plain ffmpeg decode, same clip."""
     spec = ClipSpec("speed-720p30", "clean", "squat", 997, width=1280, height=720,
@@ -102,7 +95,7 @@ def speed(work: Path, runs: int) -> None:
     storage = Storage(work / "speed-media")
     baseline, totals, stage_only = [], [], []
     for _ in range(runs):  # interleaved, so machine noise hits both alike
-        baseline.append(time_ffmpeg_null(clip))
+        baseline.append(ffmpeg_null_seconds(clip))
         result, seconds = analyse(clip, storage, "speed", reuse=False)
         totals.append(sum(seconds.values()))
         stage_only.append(seconds["workout"])

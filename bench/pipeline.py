@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline import ffmpeg_null_seconds  # noqa: E402
 from queues.embedded import free_port, start_embedded_redis  # noqa: E402
 from stages.ffmpeg import ffmpeg_exe  # noqa: E402
 from tests.integration.http import Client  # noqa: E402
@@ -37,12 +38,6 @@ def make_clip(path: Path, seconds: int) -> None:
                              "volume='0.2+0.8*gt(mod(t,10),7)':eval=frame",
         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-shortest", str(path)], check=True)
-
-
-def time_ffmpeg_null(path: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], check=True)
-    return time.perf_counter() - started
 
 
 def tree_peak_rss_kib(pid: int) -> int:
@@ -110,7 +105,7 @@ def main() -> None:
         watcher.start()
         rows: dict[str, list[float]] = {"ffmpeg -f null": [], "highlights": [], "workout": []}
         for _ in range(args.runs):  # interleaved, so machine noise hits all three alike
-            rows["ffmpeg -f null"].append(time_ffmpeg_null(clip))
+            rows["ffmpeg -f null"].append(ffmpeg_null_seconds(clip))
             rows["highlights"].append(upload_to_completed(client, clip, "highlights"))
             rows["workout"].append(upload_to_completed(client, clip, "workout"))
         baseline = statistics.median(rows["ffmpeg -f null"])
