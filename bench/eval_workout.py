@@ -5,7 +5,9 @@ controls), runs decode -> score -> workout in-process on each clip, prints every
 tier, then the speed of the workout pipeline on a 60 s 1280x720 30 fps clip against
 `ffmpeg -i clip -f null -` (median of 3, interleaved).
 
-    .venv/bin/python bench/eval_workout.py [--seed 0] [--jobs 2] [--workdir DIR --reuse]
+    .venv/bin/python bench/eval_workout.py [--seed 0 [1 ...]] [--jobs 2] [--workdir DIR --reuse]
+
+Several seeds pool their clips into one set of figures (clips of seed N live in DIR/seed-N).
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ def speed(work: Path, runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="suite seeds; several are pooled")
     parser.add_argument("--clean", type=int, default=16, help="tier-1 clips")
     parser.add_argument("--realistic", type=int, default=12, help="tier-2 clips")
     parser.add_argument("--controls", type=int, default=6)
@@ -131,30 +134,33 @@ def main() -> None:
     parser.add_argument("--speed-runs", type=int, default=3, help="0 skips the speed figure")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="eval-workout-"))
-    (work / "clips").mkdir(parents=True, exist_ok=True)
-    specs = [s for s in suite(args.seed, args.clean, args.realistic, args.controls)
-             if re.search(args.only, s.name)]
+    jobs = []
+    for seed in args.seed:
+        (work / f"seed-{seed}" / "clips").mkdir(parents=True, exist_ok=True)
+        jobs += [(s, work / f"seed-{seed}") for s in
+                 suite(seed, args.clean, args.realistic, args.controls)
+                 if re.search(args.only, s.name)]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(evaluate, s, work / "clips", work / "media", args.reuse)
-                   for s in specs]
+        futures = [pool.submit(evaluate, s, d / "clips", d / "media", args.reuse)
+                   for s, d in jobs]
         outcomes = [f.result() for f in futures]
-    report(outcomes)
-    print(f"\n{len(specs)} clips, {sum(t['duration'] for t, _, _ in outcomes):.0f} s of video,"
+    report(outcomes, len(args.seed) > 1)
+    print(f"\n{len(jobs)} clips, {sum(t['duration'] for t, _, _ in outcomes):.0f} s of video,"
           f" evaluated in {time.perf_counter() - started:.0f} s with {args.jobs} jobs"
-          f" (seed {args.seed})")
+          f" (seed {' '.join(map(str, args.seed))})")
     if args.speed_runs:
         speed(work, args.speed_runs)
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def report(outcomes: list[tuple[dict, dict, dict]]) -> None:
+def report(outcomes: list[tuple[dict, dict, dict]], seeded: bool = False) -> None:
     scores: dict[str, list[ClipScore]] = {"clean": [], "realistic": [], "control": []}
     for truth, result, _ in outcomes:
         s = score_clip(truth, result)
         scores[truth["tier"]].append(s)
-        print(clip_line(s, result))
+        print(f"s{truth['seed'] // 1000} " * seeded + clip_line(s, result))
     for tier, title in TIERS:
         if scores[tier]:
             sets = sum(len(s.true_counts) for s in scores[tier])

@@ -136,6 +136,10 @@ def tier_figures(scores: list[ClipScore], tier: str) -> list[Figure]:
                "<= 0.5" if strict else "-", None),
         Figure("rep times within 0.2 s (share of reps)", in_time, "1.0" if strict else "-",
                in_time == 1.0 if strict else None),
+        Figure(f"  reps timed more than 0.2 s off (count, of {len(reps)})",
+               float(sum(e > 0.2 for e in reps)), "0" if strict else "-", None),
+        Figure("  median rep time error (s)", float(np.median(reps)) if reps
+               else float("nan"), "-", None),
         Figure("  worst rep time error (s)", max(reps, default=float("nan")),
                "<= 0.2" if strict else "-", None),
         Figure("tempo: avg rep seconds within 5 % (share of sets)", tempo_ok, "1.0",
