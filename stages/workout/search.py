@@ -69,11 +69,13 @@ def refine(view: SubjectView, still: np.ndarray, window: tuple[int, int], rough:
         turns, far = poses(view, found, offset, len(still))
         track = oriented(view.progress(first, last, turns, far), still, first, start, end,
                          fps)
-        candidates = [s for s in find_sets(track, fps, start - first, last - end,
-                                           rough=not final)
+        candidates = find_sets(track, fps, start - first, last - end, rough=not final)
+        if final:  # a believable set beside the one looked for counts too
+            return [(first, s) for s in candidates]
+        candidates = [s for s in candidates
                       if first + s.starts[0] < end and first + s.ends[-1] > start]
-        if final or not candidates:
-            return [(first, s) for s in candidates] if final else []
+        if not candidates:
+            return []
         offset, found = first, max(candidates, key=lambda s: s.reps)
     return []
 
