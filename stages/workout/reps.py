@@ -16,6 +16,8 @@ EDGE, HIGH = 0.2, 0.6  # crossings timed on each side of a rep: its edge, and hi
 SMOOTH_SECONDS = 0.1
 BASELINE_SECONDS = 9.0  # longer than the slowest rep: the floor does not follow reps
 MIN_LOCAL_HEIGHT = 0.3  # share of the core's rep height below which motion is not scaled up
+USUAL_RANGE = 1.5  # see usual()
+SETTLE_SECONDS, SETTLE_RISE = 0.5, 0.03  # a bottom: lowest for this long, then this far below
 
 
 @dataclass(frozen=True)
@@ -115,24 +117,58 @@ def rep_edges(z: np.ndarray, pairs: list[tuple[int, int]]) -> Edges:
     return Edges(*rows.T)
 
 
-def turning_points(edges: Edges) -> tuple[np.ndarray, np.ndarray]:
+def turning_points(z: np.ndarray, edges: Edges, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Rep starts and ends at the turning points of the start pose.
 
     Between two reps the gap from one's return crossing to the next one's outgoing crossing
     splits in proportion to how slowly each side moves near the start pose (a slow return
-    spends longer below EDGE). The set's outer edges have no neighbour: they move by the
-    share of its rep that the inner edges moved, so a slow (tired) last rep moves further.
+    spends longer below EDGE). The set's outer edges have no neighbour: the turn lies beyond
+    the crossing by the share of a rep, and by the multiple of that side's HIGH-to-EDGE time,
+    that the inner edges show; the mean of the two is the guess (a long pause at the far end
+    misleads the first, an odd last movement the second), refined by :func:`settled`.
     """
-    starts, ends = edges.starts, edges.ends
-    rise, fall = np.maximum(edges.rise, 1e-6), np.maximum(edges.fall, 1e-6)
+    starts, ends = edges.starts.copy(), edges.ends.copy()
+    if len(starts) < 2:
+        return starts, ends
+    rise, fall = usual(edges.rise), usual(edges.fall)
     durations = np.maximum(ends - starts, 1e-6)
     gaps = np.maximum(starts[1:] - ends[:-1], 0.0)
     turns = ends[:-1] + gaps * fall[:-1] / (fall[:-1] + rise[1:])
-    after = float(np.median((turns - ends[:-1]) / durations[:-1])) if len(gaps) else 0.0
-    before = float(np.median((starts[1:] - turns) / durations[1:])) if len(gaps) else 0.0
+    after, before = turns - ends[:-1], starts[1:] - turns
+    per_rep_after = float(np.median(after / durations[:-1]))
+    per_rep_before = float(np.median(before / durations[1:]))
     # A gap much wider than the rest is a pause at the start pose: the rep ended as it arrived.
-    new_ends = np.append(np.minimum(turns, ends[:-1] + 2 * after * durations[:-1]),
-                         ends[-1] + after * durations[-1])
-    new_starts = np.insert(np.maximum(turns, starts[1:] - 2 * before * durations[1:]), 0,
-                           starts[0] - before * durations[0])
-    return new_starts, new_ends
+    inner_ends = np.minimum(turns, ends[:-1] + 2 * per_rep_after * durations[:-1])
+    inner_starts = np.maximum(turns, starts[1:] - 2 * per_rep_before * durations[1:])
+    last = (per_rep_after * durations[-1]
+            + float(np.median(after / fall[:-1])) * fall[-1]) / 2
+    first = (per_rep_before * durations[0]
+             + float(np.median(before / rise[1:])) * rise[0]) / 2
+    width = max(2, round(SETTLE_SECONDS * fps))
+    return (np.insert(inner_starts, 0, settled(z, starts[0], starts[0] - first, width)),
+            np.append(inner_ends, settled(z, ends[-1], ends[-1] + last, width)))
+
+
+def usual(values: np.ndarray) -> np.ndarray:
+    """``values`` kept within USUAL_RANGE of their median: a rep's own speed is trusted that
+    far, beyond it a bump on the way (an arm overshooting, a sag in a pause) misled it."""
+    middle = max(float(np.median(values)), 1e-6)
+    return np.clip(values, middle / USUAL_RANGE, middle * USUAL_RANGE)
+
+
+def settled(z: np.ndarray, crossing: float, guess: float, width: int) -> float:
+    """An outer edge of a set, between its EDGE ``crossing`` and the extrapolated ``guess``.
+
+    When the track bottoms out on the way (lowest of the next ``width`` frames, then rising
+    by SETTLE_RISE: the subject reached the start pose and drifts away from it, swaying or
+    stepping), the turn lies between that bottom, which comes early on a slow ease into the
+    pose, and the guess, which runs late once the subject drifts: take the middle.
+    """
+    step = 1 if guess > crossing else -1
+    j = int(np.ceil(crossing)) if step > 0 else int(np.floor(crossing))
+    while (guess - j) * step > 0 and 0 <= j < len(z):
+        ahead = z[j:j + width] if step > 0 else z[max(0, j - width + 1):j + 1]
+        if z[j] <= ahead.min() and ahead.max() - z[j] >= SETTLE_RISE:
+            return (j + guess) / 2
+        j += step
+    return guess

@@ -135,3 +135,24 @@ def test_bumps_unlike_each_other_are_no_set() -> None:
                   * rng.uniform(0.3, 1.0), float(rng.uniform(0.2, 2.0))]
     track, _ = track_of([2.0, *bumps])
     assert find_sets(track, FPS, lead=2 * FPS) == []
+
+
+def test_the_last_rep_ends_where_the_subject_reaches_the_start_pose_not_later() -> None:
+    rng = np.random.default_rng(7)
+    reps = [rep(4.0 * rng.uniform(0.8, 1.2)) for _ in range(5)]  # slow eases into the pose
+    track, ends = track_of([3.0, *reps, 4.0], seed=1)
+    tail = round(4.0 * FPS)
+    track[-tail:] += np.linspace(0.0, 0.3, tail)  # then sways away from it
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 5
+    assert found.ends[-1] / FPS == pytest.approx(ends[-1], abs=0.15)
+
+
+def test_a_tired_last_rep_with_a_long_pause_ends_on_time() -> None:
+    rng = np.random.default_rng(8)
+    reps = [rep(1.8 * rng.uniform(0.9, 1.1), hold=0.1) for _ in range(7)]
+    reps.append(rep(2.6, down=0.3, hold=0.5))  # its length is mostly the pause
+    track, ends = track_of([3.0, *reps, 3.0], seed=2)
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 8
+    assert found.ends[-1] / FPS == pytest.approx(ends[-1], abs=0.15)
