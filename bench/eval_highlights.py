@@ -18,7 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.baseline import ffmpeg_null_seconds  # noqa: E402
 from bench.highlight_metrics import (  # noqa: E402
-    Counts,
     cuts_inside,
     filler_windows,
     kendall_tau_b,
@@ -38,7 +36,15 @@ from bench.highlight_metrics import (  # noqa: E402
     pairwise_tau,
     straddled_cuts,
 )
-from bench.reel_check import AAC_FRAME, ReelReport, check_reel  # noqa: E402
+from bench.highlight_report import (  # noqa: E402
+    CUT_TOLERANCE,
+    STRADDLE_REACH,
+    TIOU,
+    ClipResult,
+    print_clip,
+    print_summary,
+)
+from bench.reel_check import ReelReport, check_reel  # noqa: E402
 from stages import decode, results, score, select  # noqa: E402
 from stages.context import NullContext  # noqa: E402
 from stages.options import AnalysisOptions  # noqa: E402
@@ -53,9 +59,6 @@ from tests.groundtruth.highlights import (  # noqa: E402
     suite,
 )
 
-TIOU = 0.5
-CUT_TOLERANCE = 1  # frames
-STRADDLE_REACH = 1.0  # s: a cut this close inside a segment's end is a straddle
 FILLER_WINDOW = 3.0  # s, width of the filler windows ranked against the highlights
 FILLER_CLEARANCE = 1.5  # s kept between filler windows and highlights
 SPEED_CLIP = ClipSpec("speed-720p30", "highlights", 60, 1280, 720, 30, seed=21, bitrate="8M",
@@ -65,25 +68,6 @@ SPEED_CLIP = ClipSpec("speed-720p30", "highlights", 60, 1280, 720, 30, seed=21, 
 def eval_options(truth: dict[str, Any]) -> AnalysisOptions:
     """Budget and count never the limit: the figures measure localisation, not the budget."""
     return AnalysisOptions(target_duration=float(truth["duration"]), max_highlights=10)
-
-
-@dataclass
-class ClipResult:
-    name: str
-    kind: str
-    seconds: float
-    analysis_s: float
-    highlights: Counts = Counts(0, 0, 0)
-    tau: float = float("nan")
-    tau_b: float = float("nan")
-    straddles: int = 0
-    cuts: dict[str, Counts] = field(default_factory=dict)
-    motion_false: dict[str, int] = field(default_factory=dict)
-    fade_false: dict[str, int] = field(default_factory=dict)
-    detector_s: dict[str, float] = field(default_factory=dict)
-    reel: ReelReport | None = None
-    deterministic: bool | None = None
-    segments: list[tuple[float, float]] = field(default_factory=list)
 
 
 # --- running -----------------------------------------------------------------------------
@@ -246,77 +230,6 @@ def real_footage(work: Path) -> list[tuple[str, str]]:
         except Exception as exc:  # the eval reports every failure instead of stopping
             rows.append((clip.stem, f"FAILED: {type(exc).__name__}: {exc}"))
     return rows
-
-
-# --- printing ----------------------------------------------------------------------------
-
-
-def print_clip(r: ClipResult, detectors: list[str]) -> None:
-    parts = [f"{r.name:<16} {r.seconds:5.0f}s  analysis {r.analysis_s:5.2f}s"]
-    if r.kind == "highlights":
-        h = r.highlights
-        parts.append(f"hl {h.tp}/{h.tp + h.fn} found, {h.fp} extra  tau {r.tau:+.2f}"
-                     f" (tau-b {r.tau_b:+.2f})")
-    for name in ["ours", *detectors]:
-        c = r.cuts[name]
-        parts.append(f"{name[:7]} cuts F1 {c.f1:.2f} ({c.tp}/{c.tp + c.fn}, fp {c.fp},"
-                     f" motion {r.motion_false[name]}, fade {r.fade_false[name]})")
-    if r.straddles:
-        parts.append(f"straddles {r.straddles}")
-    if r.reel:
-        off = max((abs(o) for o in r.reel.offsets_ms), default=0.0)
-        parts.append(f"reel {r.reel.exact}/{r.reel.segments} exact, A/V max {off:.1f} ms")
-    if r.deterministic is not None:
-        parts.append("deterministic" if r.deterministic else "NOT DETERMINISTIC")
-    print("  " + " | ".join(parts))
-    if r.reel and r.reel.problems:
-        for problem in r.reel.problems[:4]:
-            print(f"      reel: {problem}")
-
-
-def print_summary(rows: list[ClipResult], detectors: list[str]) -> None:
-    hl = [r for r in rows if r.kind == "highlights"]
-    total = sum((r.highlights for r in hl), Counts(0, 0, 0))
-    print("\nSummary")
-    if hl:
-        print(f"  highlights @tIoU>={TIOU}: recall {total.recall:.3f}  precision "
-              f"{total.precision:.3f}  ({total.tp} matched of {total.tp + total.fn} injected, "
-              f"{total.fp} extra)")
-        taus = [r.tau for r in hl]
-        print(f"  rank (Kendall tau, injected highlights vs filler windows): mean "
-              f"{statistics.mean(taus):+.3f}, min {min(taus):+.3f}; tau-b mean "
-              f"{statistics.mean(r.tau_b for r in hl):+.3f}")
-    print(f"  segments straddling a cut within {STRADDLE_REACH:.0f} s of an end: "
-          f"{sum(r.straddles for r in rows)}")
-    print(f"  scene cuts @±{CUT_TOLERANCE} frame      F1     P      R   false in high-motion "
-          "false in fade   seconds (ours: whole analysis; theirs: detection)")
-    for name in ["ours", *detectors]:
-        c = sum((r.cuts[name] for r in rows), Counts(0, 0, 0))
-        label = {"ours": "ours", "content": "PySceneDetect Content",
-                 "adaptive": "PySceneDetect Adaptive"}[name]
-        print(f"    {label:<24} {c.f1:.3f}  {c.precision:.3f}  {c.recall:.3f}   "
-              f"{sum(r.motion_false[name] for r in rows):>3}                "
-              f"{sum(r.fade_false[name] for r in rows):>3}        "
-              f"{sum(r.detector_s[name] for r in rows):6.1f}")
-    reels = [r.reel for r in rows if r.reel]
-    if reels:
-        segs = sum(x.segments for x in reels)
-        offsets = [abs(o) for x in reels for o in x.offsets_ms]
-        within = sum(o <= AAC_FRAME * 1000 for o in offsets)
-        print(f"  render: {sum(x.exact_start for x in reels)}/{segs} segments start on the "
-              f"requested frame, {sum(x.length_ok for x in reels)}/{segs} last the requested "
-              f"length ±1 frame, {sum(x.exact for x in reels)}/{segs} both")
-        if offsets:
-            print(f"          A/V offset: max {max(offsets):.1f} ms, median "
-                  f"{statistics.median(offsets):.1f} ms; {within}/{len(offsets)} within one "
-                  f"AAC frame ({AAC_FRAME * 1000:.1f} ms)")
-        print(f"          clean decode {sum(x.clean_decode for x in reels)}/{len(reels)} reels, "
-              f"H.264 High yuv420p (+AAC) +faststart {sum(x.streams_ok for x in reels)}"
-              f"/{len(reels)}")
-    checked = [r for r in rows if r.deterministic is not None]
-    if checked:
-        print(f"  deterministic results JSON: {sum(bool(r.deterministic) for r in checked)}"
-              f"/{len(checked)} clips")
 
 
 # --- main --------------------------------------------------------------------------------
