@@ -1,4 +1,4 @@
-"""Workout stage parts: stabilisation, active spans, and reps and sets on synthetic tracks."""
+"""Workout stage parts: stabilisation, active spans, reps and sets on synthetic tracks, search."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from stages.workout.activity import active_spans
+from stages.workout.search import refine
 from stages.workout.sets import find_sets
+from stages.workout.signal import SubjectView
 from stages.workout.stabilise import Stabiliser, shrink, stable_frames
 
 FPS = 30
@@ -156,3 +158,22 @@ def test_a_tired_last_rep_with_a_long_pause_ends_on_time() -> None:
     (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
     assert found.reps == 8
     assert found.ends[-1] / FPS == pytest.approx(ends[-1], abs=0.15)
+
+
+def test_refining_one_set_keeps_a_believable_set_found_beside_it() -> None:
+    """A set whose own rough look failed (an occluded rep, say) still counts when the
+    refined look at its neighbour finds it, believable, in the same window."""
+    first_set, second_set = [rep(1.5) for _ in range(6)], [rep(1.8) for _ in range(5)]
+    track, ends = track_of([3.0, *first_set, 3.0, *second_set, 3.0])
+    n, boundary = len(track), round((3.0 + 9.0 + 1.5) * FPS)
+    frames = np.full((n, 12, 16), 60.0, np.float32)
+    frames[:, 2:10, 4:12] += 120.0 * np.clip(track, 0, 1)[:, None, None]  # the moving body
+    view = SubjectView(frames.astype(np.uint8), np.ones((12, 16), np.float32))
+    still = np.abs(track) < 0.06
+    only_first = track.copy()
+    only_first[boundary:] = 0.0
+    (rough,) = find_sets(only_first, FPS, lead=2 * FPS, tail=2 * FPS, rough=True)
+    found = sorted(refine(view, still, (0, n), rough, FPS), key=lambda f: f[1].starts[0])
+    assert [s.reps for _, s in found] == [6, 5]
+    last_end = (found[1][0] + found[1][1].ends[-1]) / FPS
+    assert last_end == pytest.approx(ends[-1], abs=0.2)
