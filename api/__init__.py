@@ -11,7 +11,7 @@ from api.errors import register_error_handlers
 from api.routes import health, legacy, video
 from api.services import Services
 from api.upload import MULTIPART_OVERHEAD
-from queues.connection import async_redis, session_store, sync_redis
+from queues.connection import async_redis, session_store, web_redis
 from queues.settings import Settings
 from stages.workspace import Storage
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *,
 
     @app.before_serving
     async def open_clients() -> None:
-        blocking = sync_client or sync_redis(settings)
+        blocking = sync_client or web_redis(settings)
         app.extensions["video"] = Services(
             settings=settings,
             aredis=redis_client or async_redis(settings),

@@ -1,26 +1,51 @@
-"""Redis connections and the RQ queue, built from settings."""
+"""Redis connections and the RQ queue, built from settings.
+
+Three kinds of client, by how long a call may wait:
+- the web's: a call not answered within ``redis_timeout`` fails (the route answers 503),
+  with one immediate reconnect for a connection that broke (a fail-over);
+- workers' own calls (stage transitions, leases, the sweeper): a few seconds, retried
+  with backoff, so a blip or a restart of Redis costs a pause, not a session;
+- the RQ worker's: no read timeout, since its dequeue blocks for minutes.
+"""
 
 from __future__ import annotations
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from queues.settings import Settings
 from queues.store import SessionStore
 
-SOCKET_TIMEOUT = 10.0  # a Redis that stops answering must not hang a request or the sweeper
+WORKER_SOCKET_TIMEOUT = 5.0  # worker-side calls: long enough for a busy Redis, not forever
+WORKER_RETRIES = 6  # with backoff up to 2 s: rides out a restart of Redis of ~10 s
 
 
-def sync_redis(settings: Settings, socket_timeout: float | None = SOCKET_TIMEOUT) -> redis.Redis:
-    """``socket_timeout=None`` for RQ workers: their dequeue blocks longer than any timeout."""
+def sync_redis(settings: Settings, socket_timeout: float | None = WORKER_SOCKET_TIMEOUT,
+               ) -> redis.Redis:
+    """Worker-side client; ``socket_timeout=None`` for the RQ worker's own connection."""
     return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
-                                socket_timeout=socket_timeout, health_check_interval=30)
+                                socket_timeout=socket_timeout, health_check_interval=30,
+                                retry=Retry(ExponentialBackoff(cap=2, base=0.1),
+                                            WORKER_RETRIES))
+
+
+def web_redis(settings: Settings) -> redis.Redis:
+    """The web's blocking client (used in threads): fails fast, so routes answer 503."""
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=settings.redis_timeout,
+                                socket_timeout=settings.redis_timeout, health_check_interval=30,
+                                retry=Retry(NoBackoff(), 1))
 
 
 def async_redis(settings: Settings) -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=5,
-                                        socket_timeout=SOCKET_TIMEOUT, health_check_interval=30)
+    """The web's event-loop client, with the same fail-fast timeouts."""
+    return redis.asyncio.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=settings.redis_timeout,
+        socket_timeout=settings.redis_timeout, health_check_interval=30,
+        retry=AsyncRetry(NoBackoff(), 1))
 
 
 def pipeline_queue(connection: redis.Redis, settings: Settings) -> Queue:

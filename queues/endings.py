@@ -1,5 +1,6 @@
-"""How a session ends: cancelled, failed or deleted, and what goes with it (waiting jobs,
-running work horses, partial outputs, RQ's job records)."""
+"""How a session ends: completed, cancelled, failed or deleted, and what goes with it
+(waiting jobs, running work horses, partial outputs, RQ's job records); and how a stage
+whose job was lost is put back on the queue."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import time
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from queues.graph import PIPELINES, job_id
-from queues.session import F_ERROR, SessionStatus
+from queues.graph import PIPELINES, STAGES, enqueue_stage, job_id
+from queues.session import F_ERROR, LossCause, SessionStatus
 from queues.store import SessionStore
-from stages.workspace import Storage
+from stages import results
+from stages.options import AnalysisOptions
+from stages.workspace import RESULTS, Storage
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,63 @@ def _still_started(job: Job) -> bool:
         return False
 
 
+def complete_session(connection: redis.Redis, store: SessionStore, storage: Storage,
+                     session_id: str) -> str:
+    """Every stage is done: write the results body and end the session completed (once).
+    Run by the attempt that finished last, or by the repairer if that one died first."""
+    session = store.get(session_id)
+    if session is None or session.status.terminal:
+        return "gone"
+    if not all(s.status.done for s in session.stages):
+        return "not-done"
+    options = AnalysisOptions.from_json(session.options_json)
+    workspace = storage.open(session_id, inputs=session.outputs)
+    workspace.write_json(RESULTS, results.assemble(workspace, options))
+    if not store.finish(session_id, SessionStatus.COMPLETED, [s.name for s in session.stages]):
+        finalize_cancelled(connection, store, storage, session_id)  # a cancel came first
+        return "cancelled"
+    return "completed"
+
+
+def requeue_stage(connection: redis.Redis, queue: Queue, session_id: str, stage: str, *,
+                  stage_timeout: int, result_ttl: int) -> None:
+    """Put a stage's job back at the front of the queue, whatever RQ made of it (started by
+    a dead worker, failed, finished early, stuck deferred or ready). The session hash says
+    its inputs are done, so RQ's dependency check is bypassed on purpose."""
+    try:
+        job = Job.fetch(job_id(session_id, stage), connection=connection)
+    except NoSuchJobError:
+        enqueue_stage(queue, session_id, stage, at_front=True, stage_timeout=stage_timeout,
+                      result_ttl=result_ttl)
+        return
+    registries = (queue.failed_job_registry, queue.deferred_job_registry,
+                  queue.finished_job_registry, queue.canceled_job_registry,
+                  queue.ready_job_registry)
+    with connection.pipeline() as pipe:
+        queue.started_job_registry.remove_executions(job, pipeline=pipe)
+        for registry in registries:
+            registry.remove(job, pipeline=pipe)
+        pipe.lrem(queue.key, 0, job.id)  # never twice in the list
+        queue._enqueue_job(job, pipeline=pipe, at_front=True)
+        pipe.execute()
+    log.info("requeued %s", job.id)
+
+
+def loss_problem(cause: str, losses: int) -> dict[str, Any]:
+    """The problem of a session whose stage was lost ``losses`` times."""
+    if cause == LossCause.OUT_OF_MEMORY:
+        return {"type": "/problems/out-of-memory", "title": "Out of memory", "status": 500,
+                "code": "out_of_memory",
+                "detail": f"Analysing this video needed more memory than a worker has: the "
+                          f"system stopped it {losses} time(s). Try a shorter or "
+                          f"lower-resolution video."}
+    return {"type": "/problems/worker-lost", "title": "Worker lost", "status": 500,
+            "code": "worker_lost",
+            "detail": f"The worker analysing this video stopped without finishing {losses} "
+                      f"time(s) (killed or lost), so the analysis was given up. Try again "
+                      f"later; if it happens again, try a shorter video."}
+
+
 def finalize_cancelled(connection: redis.Redis, store: SessionStore, storage: Storage,
                        session_id: str) -> bool:
     """End the session as cancelled (once), drop partial outputs and waiting jobs."""
@@ -108,5 +169,5 @@ def delete_session(connection: redis.Redis, store: SessionStore, storage: Storag
     stop_running_jobs(connection, session_id)
     for job in session_jobs(connection, session_id):
         job.delete(remove_from_queue=True)
-    store.delete(session_id)
+    store.delete(session_id, list(STAGES))
     storage.delete(session_id)

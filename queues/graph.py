@@ -51,21 +51,31 @@ def job_id(session_id: str, stage: str) -> str:
     return f"vs-{stage}-{session_id}"
 
 
+RUN_STAGE = "queues.runner.run_stage"  # the job function of every stage, by dotted name
+
+
 def enqueue_pipeline(queue: Queue, session_id: str, analysis: str, *, stage_timeout: int,
                      result_ttl: int) -> dict[str, str]:
     """Enqueue one job per stage, each depending on the stages it reads from."""
-    from queues.runner import run_stage  # the runner imports this module
-
     jobs: dict[str, Job] = {}
     for spec in PIPELINES[analysis]:
         parents = [jobs[name] for name in spec.after]
-        jobs[spec.name] = queue.enqueue(
-            run_stage, session_id, spec.name,
-            job_id=job_id(session_id, spec.name),
-            depends_on=parents or None,
-            job_timeout=stage_timeout,
-            result_ttl=result_ttl,
-            failure_ttl=result_ttl,
-            description=f"{spec.name} of session {session_id[:8]}…",
-        )
+        jobs[spec.name] = enqueue_stage(queue, session_id, spec.name, depends_on=parents,
+                                        stage_timeout=stage_timeout, result_ttl=result_ttl)
     return {name: job.id for name, job in jobs.items()}
+
+
+def enqueue_stage(queue: Queue, session_id: str, stage: str, *, depends_on: list[Job] | None = None,
+                  at_front: bool = False, stage_timeout: int | None = None,
+                  result_ttl: int | None = None) -> Job:
+    """The RQ job of one stage (also how the repairer recreates a lost one)."""
+    return queue.enqueue(
+        RUN_STAGE, session_id, stage,
+        job_id=job_id(session_id, stage),
+        depends_on=depends_on or None,
+        at_front=at_front,
+        job_timeout=stage_timeout,
+        result_ttl=result_ttl,
+        failure_ttl=result_ttl,
+        description=f"{stage} of session {session_id[:8]}…",
+    )

@@ -6,6 +6,8 @@ SESSIONS_BY_EXPIRY = f"{PREFIX}:sessions"  # zset: session id -> unix time it ex
 ACTIVE_SESSIONS = f"{PREFIX}:active"  # set: sessions not ended yet (the sweeper checks them)
 SWEEP_LOCK = f"{PREFIX}:sweep-lock"  # one sweeper at a time across workers
 READY_PROBE = f"{PREFIX}:readyz"  # written by /readyz to prove Redis accepts writes
+LEASES = f"{PREFIX}:leases"  # zset: "<session id>:<stage>" -> unix time its lease runs out
+REPAIR_LOCK = f"{PREFIX}:repair-lock"  # one repairer (lost leases, stalled jobs) at a time
 
 
 def session_key(session_id: str) -> str:

@@ -1,58 +1,70 @@
-"""The single job function every stage runs under: status, progress, cancellation, errors.
+"""The single job function every stage runs under: attempts, progress, stops, errors.
 
-RQ calls :func:`run_stage`; stages never learn they run under RQ. A failing stage marks
-the session failed and cancels the jobs still waiting, which RQ would leave deferred.
+RQ calls :func:`run_stage`; stages never learn they run under RQ. Each run is one
+attempt (``queues.attempt``): it claims the stage, writes into its own directory, and
+ends the stage as completed, handed back (shutdown: RQ requeues the job at the front),
+cancelled or failed. A failing stage marks the session failed and cancels the jobs still
+waiting, which RQ would leave deferred.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 import redis
-from rq import get_current_job
+from rq import Retry, get_current_job
 
-from queues.connection import session_store
-from queues.endings import finalize_cancelled, mark_failed
+from queues.attempt import SHUTDOWN, Attempt
+from queues.connection import session_store, sync_redis
+from queues.endings import complete_session, finalize_cancelled, mark_failed
 from queues.graph import STAGES
-from queues.session import SessionStatus, StageStatus
+from queues.session import Session, StageStatus
 from queues.settings import Settings, process_settings
 from queues.store import SessionStore
-from stages import results
-from stages.errors import StageCancelled, StageError
+from stages.errors import (
+    StageCancelled,
+    StageError,
+    StageInterrupted,
+    StageStopped,
+)
 from stages.options import AnalysisOptions
-from stages.workspace import RESULTS, Storage, Workspace
+from stages.workspace import Storage, Workspace
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes: a poller sees ≥ 1 change/s
-CANCEL_POLL_INTERVAL = 0.1  # seconds between cancel-flag reads inside a stage
+CANCEL_POLL_INTERVAL = 0.1  # seconds between reads of the session inside a stage
+# RQ re-runs a handed-back job this often at most; interruptions are routine (deploys),
+# so the real bound is on lost attempts (Settings.max_attempts), not on these.
+HANDBACK_RETRIES = 1000
 
 
 class RedisStageContext:
-    """What a stage sees: its workspace, options, and a progress call that checks cancel."""
+    """What a stage sees: its workspace, options, and a progress call that checks for stops."""
 
-    def __init__(self, store: SessionStore, session_id: str, stage: str, workspace: Workspace,
-                 options: AnalysisOptions) -> None:
-        self.store = store
-        self.session_id = session_id
-        self.stage = stage
+    def __init__(self, attempt: Attempt, workspace: Workspace, options: AnalysisOptions,
+                 start_percent: int = 0) -> None:
+        self.attempt = attempt
+        self.session_id = attempt.session_id
+        self.stage = attempt.stage
         self.workspace = workspace
         self.options = options
-        self._percent = 0
+        self._percent = start_percent  # a retry's progress continues from the last one's
         self._written_at = 0.0
         self._polled_at = 0.0
 
     def progress(self, fraction: float) -> None:
         now = time.monotonic()
-        if now - self._polled_at >= CANCEL_POLL_INTERVAL:
+        ask = now - self._polled_at >= CANCEL_POLL_INTERVAL
+        if ask:
             self._polled_at = now
-            if self.store.cancel_requested(self.session_id):
-                raise StageCancelled(self.session_id)
+        self.attempt.raise_if_stopped(ask_redis=ask)
         percent = max(self._percent, min(99, int(fraction * 100)))
         if percent != self._percent and now - self._written_at >= PROGRESS_INTERVAL:
-            self.store.set_stage(self.session_id, self.stage, StageStatus.RUNNING, percent)
+            self.attempt.report(percent)
             self._written_at = now
         self._percent = percent
 
@@ -72,70 +84,76 @@ class StageRun:
     """One execution of one stage for one session."""
 
     def __init__(self, connection: redis.Redis, settings: Settings, session_id: str,
-                 stage: str) -> None:
+                 stage: str, owner: str) -> None:
         self.connection = connection
-        self.store = session_store(connection, settings)
+        self.settings = settings
+        self.store: SessionStore = session_store(connection, settings)
         self.storage = Storage(settings.media_root)
         self.session_id = session_id
         self.spec = STAGES[stage]
+        self.owner = owner
 
-    def __call__(self) -> str:
+    def __call__(self) -> str | Retry:
         session = self.store.get(self.session_id)
         if session is None or session.status.terminal:
             return "gone"
-        options = AnalysisOptions.from_json(session.options_json)
-        workspace = self.storage.open(self.session_id)
-        skipped = self.spec.skip_if is not None and self.spec.skip_if(options)
-        try:
-            if skipped:
-                self.store.set_stage(self.session_id, self.spec.name, StageStatus.SKIPPED)
-            elif not self._run(workspace, options):
-                return "cancelled"
-            return self._complete_if_done(workspace, options)
-        except StageCancelled:
-            self._cancelled(workspace)
-            return "cancelled"
-        except StageError as error:
-            self._fail(error)
-            return "failed"
-        except Exception as error:
-            self._fail(error)
-            raise  # keep the traceback in RQ's failed registry for operators
-
-    def _run(self, workspace: Workspace, options: AnalysisOptions) -> bool:
-        """Run the stage itself; False when it must not start (cancelled, ended, deleted)."""
-        verdict = self.store.start_stage(self.session_id, self.spec.name)
+        attempt = Attempt(self.store, self.session_id, self.spec.name, self.owner,
+                          self.settings.lease_seconds)
+        verdict, previous = attempt.start(self.spec.after)
         if verdict != "ok":
             if verdict == "cancel":
                 finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
-            return False
-        started = time.monotonic()
-        self.spec.run(RedisStageContext(self.store, self.session_id, self.spec.name,
-                                        workspace, options))
-        log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id,
-                 time.monotonic() - started)
-        self.store.set_stage(self.session_id, self.spec.name, StageStatus.COMPLETED, 100)
-        return True
+            return verdict  # gone, done, or busy/blocked (the repairer sees to those)
+        workspace = self.storage.open(self.session_id, attempt.token, session.outputs)
+        if previous and previous != attempt.token:
+            workspace.remove_attempt(previous)  # what an abandoned attempt left
+        try:
+            return self._attempt(attempt, session, workspace)
+        except StageStopped as stop:
+            return self._stopped(stop, attempt, session, workspace)
+        except Exception as error:
+            if SHUTDOWN.is_set():  # e.g. ffmpeg got the same SIGTERM and died first
+                return self._stopped(StageInterrupted(), attempt, session, workspace)
+            self._fail(error)
+            if isinstance(error, StageError):
+                return "failed"
+            raise  # keep the traceback in RQ's failed registry for operators
+        finally:
+            attempt.close()
 
-    def _complete_if_done(self, workspace: Workspace, options: AnalysisOptions) -> str:
-        session = self.store.get(self.session_id)
-        if session is None or session.status.terminal:
-            self._cancelled(workspace)  # ended while this stage ran: keep nothing it wrote
+    def _attempt(self, attempt: Attempt, session: Session, workspace: Workspace) -> str:
+        options = AnalysisOptions.from_json(session.options_json)
+        names = [s.name for s in session.stages]
+        if self.spec.skip_if is not None and self.spec.skip_if(options):
+            ended = attempt.end(StageStatus.SKIPPED, names)
+        else:
+            started = time.monotonic()
+            self.spec.run(RedisStageContext(attempt, workspace, options,
+                                            session.stage(self.spec.name).progress))
+            log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id,
+                     time.monotonic() - started)
+            ended = attempt.end(StageStatus.COMPLETED, names)
+        if ended in ("stale", "gone"):
+            workspace.remove_attempt(attempt.token)  # nobody will read it
             return "discarded"
-        if not all(s.status.done for s in session.stages):
-            return "completed"
-        workspace.write_json(RESULTS, results.assemble(workspace, options))
-        if not self.store.finish(self.session_id, SessionStatus.COMPLETED,
-                                 [s.name for s in session.stages]):
-            self._cancelled(workspace)  # a cancellation came first: it wins
-            return "cancelled"
+        if ended == "last":
+            return complete_session(self.connection, self.store, self.storage, self.session_id)
         return "completed"
 
-    def _cancelled(self, workspace: Workspace) -> None:
-        finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
-        session = self.store.get(self.session_id)
-        if session is None or session.status is not SessionStatus.COMPLETED:
-            workspace.remove_outputs()
+    def _stopped(self, stop: StageStopped, attempt: Attempt, session: Session,
+                 workspace: Workspace) -> str | Retry:
+        workspace.remove_attempt(attempt.token)
+        if isinstance(stop, StageCancelled):
+            finalize_cancelled(self.connection, self.store, self.storage, self.session_id)
+            return "cancelled"
+        if isinstance(stop, StageInterrupted) or SHUTDOWN.is_set():
+            handed_back = attempt.end(StageStatus.PENDING, [s.name for s in session.stages])
+            log.info("stage %s of %s handed back on shutdown (%s)", self.spec.name,
+                     self.session_id, handed_back)
+            return Retry(max=HANDBACK_RETRIES, enqueue_at_front=True)
+        log.warning("attempt %s of %s was superseded; its work is dropped", attempt.token,
+                    self.session_id)
+        return "superseded"
 
     def _fail(self, error: BaseException) -> None:
         log.log(logging.INFO if isinstance(error, StageError) else logging.ERROR,
@@ -144,9 +162,14 @@ class StageRun:
                     self.spec.name, problem_from(error))
 
 
-def run_stage(session_id: str, stage: str) -> str:
+def run_stage(session_id: str, stage: str) -> str | Retry:
     """RQ job entry: run one stage of one session."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("run_stage must run inside an RQ job")
-    return StageRun(job.connection, process_settings(), session_id, stage)()
+    settings = process_settings()
+    owner = job.worker_name or os.environ.get("RQ_WORKER_ID", "")
+    # Our own client (timeouts, retries), not the RQ worker's, whose reads never time out;
+    # without a URL (tests on fakeredis) the job's own.
+    connection = sync_redis(settings) if settings.redis_url else job.connection
+    return StageRun(connection, settings, session_id, stage, owner)()

@@ -30,6 +30,10 @@ class Settings:
     sweep_interval: float = 60.0  # seconds between sweeps (one sweeper at a time)
     stage_timeout: int = 3600  # RQ job timeout of one stage, seconds
     cancel_grace: float = 1.5  # then a still-running stage is hard-stopped (contract: < 2 s)
+    max_attempts: int = 3  # a stage whose attempt dies this often fails (worker_lost / OOM)
+    lease_seconds: float = 10.0  # a running stage not heard of this long counts as abandoned
+    shutdown_grace: float = 10.0  # on SIGTERM a stage must stop within this, or is killed
+    redis_timeout: float = 0.4  # web: a Redis call not answered within this gets 503
     upload_idle_timeout: float = 60.0  # an upload that sends nothing this long gets 408
     legacy_timeout: float = 300.0  # synchronous endpoints answer 504 after this
     poll_interval: int = 1  # Retry-After sent while a session runs
@@ -58,6 +62,7 @@ class Settings:
 
     def validate(self) -> None:
         positive = ("max_upload_bytes", "upload_idle_timeout", "max_video_seconds",
+                    "max_attempts", "lease_seconds", "shutdown_grace", "redis_timeout",
                     "session_ttl", "tombstone_ttl", "sweep_interval", "stage_timeout",
                     "legacy_timeout", "poll_interval",
                     "default_target_duration", "default_max_highlights", "analysis_long_side",
@@ -67,8 +72,15 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be positive")
         if not 0 < self.cancel_grace < 2:
             raise SettingsError("CANCEL_GRACE must be between 0 and 2 seconds")
+        if not self.shutdown_grace < 30:
+            raise SettingsError("SHUTDOWN_GRACE must stay below the platform's 30 s SIGKILL")
         if self.render_crossfade < 0:
             raise SettingsError("RENDER_CROSSFADE must be 0 or more")
+
+    @property
+    def repair_interval(self) -> float:
+        """Seconds between repair passes: a lost stage is requeued within lease + this."""
+        return self.lease_seconds / 4
 
     def analysis_options(self, **overrides: object) -> AnalysisOptions:
         """Options for one session: server defaults, then what the request asked."""

@@ -1,89 +1,205 @@
 """Reads and atomic writes of session hashes (worker side, and the API through threads).
 
-Every transition is one Lua script, so the web process (cancel, cleanup) and workers
-(stage runs) can never interleave into a wrong state: once a session has ended (its
-``final`` field is set) nothing but deletion touches it, and a deleted one is never
-recreated by a late write.
+Every transition is one Lua script, so the web process (cancel, cleanup), workers (stage
+attempts) and the repairer can never interleave into a wrong state: once a session has
+ended (its ``final`` field is set) nothing but deletion touches it, a deleted one is never
+recreated by a late write, and only the current attempt of a stage (its token) may write
+that stage's progress or status. Field names and statuses come from :mod:`queues.session`
+as the first ARGV entries (see ``_NAMES``); no script spells them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import redis
 
 from queues import keys
 from queues.session import (
+    CANCEL_FLAG,
     F_CANCEL,
     F_EXPIRES,
     F_FINAL,
     F_STATUS,
     F_UPDATED,
+    LossCause,
     Session,
     SessionStatus,
+    StagePart,
     StageStatus,
-    stage_progress_field,
-    stage_status_field,
+    lease_member,
+    parse_lease_member,
+    stage_field,
 )
 
-# KEYS[1] session hash. ARGV: field, value, ... Refused once ended or deleted.
+# Names the scripts read, passed in as ARGV[1..n]; a script's own arguments follow as A[i].
+_NAMES: dict[str, str] = {
+    "F_STATUS": F_STATUS, "F_FINAL": F_FINAL, "F_CANCEL": F_CANCEL, "F_UPDATED": F_UPDATED,
+    "CANCEL_FLAG": CANCEL_FLAG,
+    "S_QUEUED": SessionStatus.QUEUED, "S_PROCESSING": SessionStatus.PROCESSING,
+    "S_CANCELLING": SessionStatus.CANCELLING, "S_COMPLETED": SessionStatus.COMPLETED,
+    "T_PENDING": StageStatus.PENDING, "T_RUNNING": StageStatus.RUNNING,
+    "T_COMPLETED": StageStatus.COMPLETED, "T_SKIPPED": StageStatus.SKIPPED,
+    "T_FAILED": StageStatus.FAILED, "T_CANCELLED": StageStatus.CANCELLED,
+}
+_PRELUDE = f"""
+local {", ".join(_NAMES)} = unpack(ARGV, 1, {len(_NAMES)})
+local A = {{}}
+for i = {len(_NAMES) + 1}, #ARGV do A[#A + 1] = ARGV[i] end
+local function live(key)
+  return redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, F_FINAL) == 0
+end
+local function done(status) return status == T_COMPLETED or status == T_SKIPPED end
+"""
+
+# KEYS[1] session hash. A: field, value, ... Refused once ended or deleted.
 _UPDATE_IF_LIVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'final') == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+if not live(KEYS[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(A))
 return 1
 """
 
-# KEYS[1] session hash. ARGV: status field, progress field, now.
-# Returns 'gone' (deleted or ended), 'cancel' (cancellation asked) or 'ok'.
+# KEYS[1] session hash, KEYS[2] leases. A: status f, progress f, token f, owner f,
+# attempts f, losses f, token, owner, now, lease expiry, lease member, then the status
+# fields of the stages this one reads from.
+# Returns {verdict, previous token}: ok, gone, cancel, done (already completed or
+# skipped), busy (another attempt holds a live lease), blocked (an input is not ready).
 _START_STAGE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
-if redis.call('HEXISTS', KEYS[1], 'final') == 1 then return 'gone' end
-if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancel' end
-redis.call('HSET', KEYS[1], ARGV[1], 'running', 'updated_at', ARGV[3])
-redis.call('HSETNX', KEYS[1], ARGV[2], '0')
-if redis.call('HGET', KEYS[1], 'status') == 'queued' then
-  redis.call('HSET', KEYS[1], 'status', 'processing')
+if not live(KEYS[1]) then return {'gone', ''} end
+if redis.call('HGET', KEYS[1], F_CANCEL) == CANCEL_FLAG then return {'cancel', ''} end
+local status = redis.call('HGET', KEYS[1], A[1])
+if done(status) then return {'done', ''} end
+for i = 12, #A do
+  if not done(redis.call('HGET', KEYS[1], A[i])) then return {'blocked', ''} end
 end
+if status == T_RUNNING then
+  local expiry = redis.call('ZSCORE', KEYS[2], A[11])
+  if expiry and tonumber(expiry) > tonumber(A[9]) then return {'busy', ''} end
+  redis.call('HINCRBY', KEYS[1], A[6], 1)  -- the holder went silent: its attempt is lost
+end
+local previous = redis.call('HGET', KEYS[1], A[3]) or ''
+redis.call('HSET', KEYS[1], A[1], T_RUNNING, A[3], A[7], A[4], A[8], F_UPDATED, A[9])
+redis.call('HSETNX', KEYS[1], A[2], '0')
+redis.call('HINCRBY', KEYS[1], A[5], 1)
+if redis.call('HGET', KEYS[1], F_STATUS) == S_QUEUED then
+  redis.call('HSET', KEYS[1], F_STATUS, S_PROCESSING)
+end
+redis.call('ZADD', KEYS[2], A[10], A[11])
+return {'ok', previous}
+"""
+
+# KEYS[1] session hash. A: status f, token f, token.
+# Returns ok, cancel (asked, or the session ended or went), stale (superseded attempt).
+_CHECK = """
+if not live(KEYS[1]) then return 'cancel' end
+if redis.call('HGET', KEYS[1], A[2]) ~= A[3] then return 'stale' end
+if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 'stale' end
+if redis.call('HGET', KEYS[1], F_CANCEL) == CANCEL_FLAG then return 'cancel' end
 return 'ok'
 """
 
-# KEYS[1] session hash. ARGV: now. Returns the status to report, or false if gone.
-_REQUEST_CANCEL = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local final = redis.call('HGET', KEYS[1], 'final')
-if final then return final end
-redis.call('HSET', KEYS[1], 'cancel', '1', 'status', 'cancelling', 'updated_at', ARGV[1])
-return 'cancelling'
+# KEYS[1] session hash. A: status f, progress f, token f, token, percent, now.
+# Progress only rises, and only the current running attempt writes it.
+_PROGRESS = """
+if not live(KEYS[1]) then return 0 end
+if redis.call('HGET', KEYS[1], A[3]) ~= A[4] then return 0 end
+if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], A[2]) or '0')
+if tonumber(A[5]) > current then
+  redis.call('HSET', KEYS[1], A[2], A[5], F_UPDATED, A[6])
+end
+return 1
 """
 
-# KEYS[1] session hash, KEYS[2] expiry index, KEYS[3] active set.
-# ARGV: status, key ttl, expires_at, session id, failed stage ('' for none),
-#       number of stages n, n stage names, then field, value, ...
+# KEYS[1] session hash, KEYS[2] leases. A: status f, token f, token, lease expiry, member.
+_RENEW = """
+if not live(KEYS[1]) then return 0 end
+if redis.call('HGET', KEYS[1], A[2]) ~= A[3] then return 0 end
+if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 0 end
+redis.call('ZADD', KEYS[2], A[4], A[5])
+return 1
+"""
+
+# KEYS[1] session hash, KEYS[2] leases. A: status f, progress f, token f, token, now,
+# member, final status ('completed', 'skipped' or 'pending' to hand the stage back),
+# then the status fields of every stage.
+# Returns last (every stage is done now), ok, or stale / gone (nothing written).
+_END_ATTEMPT = """
+if not live(KEYS[1]) then return 'gone' end
+if redis.call('HGET', KEYS[1], A[3]) ~= A[4] then return 'stale' end
+if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 'stale' end
+redis.call('HSET', KEYS[1], A[1], A[7], F_UPDATED, A[5])
+if A[7] == T_COMPLETED then redis.call('HSET', KEYS[1], A[2], '100') end
+redis.call('ZREM', KEYS[2], A[6])
+for i = 8, #A do
+  if not done(redis.call('HGET', KEYS[1], A[i])) then return 'ok' end
+end
+return 'last'
+"""
+
+# KEYS[1] session hash, KEYS[2] leases. A: status f, owner f, losses f, loss f, member,
+# now, cause, counted ('1' or '0'), max losses, owner ('' = any holder whose lease ran out).
+# Hands a running stage whose attempt died back to 'pending'. Returns retry, exhausted
+# (that was the last allowed loss), or idle / alive / gone (nothing to reclaim).
+_RECLAIM = """
+if not live(KEYS[1]) then redis.call('ZREM', KEYS[2], A[5]) return 'gone' end
+if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then
+  redis.call('ZREM', KEYS[2], A[5]) return 'idle'
+end
+if A[10] ~= '' then
+  if redis.call('HGET', KEYS[1], A[2]) ~= A[10] then return 'alive' end
+else
+  local expiry = redis.call('ZSCORE', KEYS[2], A[5])
+  if expiry and tonumber(expiry) > tonumber(A[6]) then return 'alive' end
+end
+local losses = tonumber(redis.call('HGET', KEYS[1], A[3]) or '0')
+if A[8] == '1' then
+  losses = redis.call('HINCRBY', KEYS[1], A[3], 1)
+  redis.call('HSET', KEYS[1], A[4], A[7])
+end
+redis.call('HSET', KEYS[1], A[1], T_PENDING, F_UPDATED, A[6])
+redis.call('ZREM', KEYS[2], A[5])
+if losses >= tonumber(A[9]) then return 'exhausted' end
+return 'retry'
+"""
+
+# KEYS[1] session hash. A: now. Returns the status to report, or false if gone.
+_REQUEST_CANCEL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local final = redis.call('HGET', KEYS[1], F_FINAL)
+if final then return final end
+redis.call('HSET', KEYS[1], F_CANCEL, CANCEL_FLAG, F_STATUS, S_CANCELLING, F_UPDATED, A[1])
+return S_CANCELLING
+"""
+
+# KEYS[1] session hash, KEYS[2] expiry index, KEYS[3] active set, KEYS[4] leases.
+# A: status, key ttl, expires_at, session id, failed stage ('' for none),
+#    number of stages n, n stage status fields, n lease members, then field, value, ...
 _FINISH_ONCE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'final') == 1 then return 0 end
-if ARGV[1] == 'completed' and redis.call('HGET', KEYS[1], 'cancel') == '1' then return 0 end
-redis.call('HSET', KEYS[1], 'final', ARGV[1])
-local n = tonumber(ARGV[6])
+if not live(KEYS[1]) then return 0 end
+if A[1] == S_COMPLETED and redis.call('HGET', KEYS[1], F_CANCEL) == CANCEL_FLAG then
+  return 0
+end
+redis.call('HSET', KEYS[1], F_FINAL, A[1])
+local n = tonumber(A[6])
 for i = 7, 6 + n do
-  local field = 'stage:' .. ARGV[i] .. ':status'
-  local current = redis.call('HGET', KEYS[1], field)
-  if current ~= 'completed' and current ~= 'skipped' then
-    if ARGV[i] == ARGV[5] then
-      redis.call('HSET', KEYS[1], field, 'failed')
+  if not done(redis.call('HGET', KEYS[1], A[i])) then
+    if A[i] == A[5] then
+      redis.call('HSET', KEYS[1], A[i], T_FAILED)
     else
-      redis.call('HSET', KEYS[1], field, 'cancelled')
+      redis.call('HSET', KEYS[1], A[i], T_CANCELLED)
     end
   end
+  redis.call('ZREM', KEYS[4], A[i + n])
 end
 local fields = {}
-for i = 7 + n, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7 + 2 * n, #A do fields[#fields + 1] = A[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('SREM', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], A[2])
+redis.call('ZADD', KEYS[2], A[3], A[4])
+redis.call('SREM', KEYS[3], A[4])
 return 1
 """
 
@@ -92,15 +208,22 @@ def _flat(fields: dict[str, str]) -> list[str]:
     return [x for kv in fields.items() for x in kv]
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class SessionStore:
     def __init__(self, connection: redis.Redis, session_ttl: int, tombstone_ttl: int) -> None:
         self.redis = connection
         self.session_ttl = session_ttl
         self.tombstone_ttl = tombstone_ttl
-        self._update_if_live = connection.register_script(_UPDATE_IF_LIVE)
-        self._start_stage = connection.register_script(_START_STAGE)
-        self._request_cancel = connection.register_script(_REQUEST_CANCEL)
-        self._finish_once = connection.register_script(_FINISH_ONCE)
+        self._scripts = {name: connection.register_script(_PRELUDE + body) for name, body in (
+            ("update", _UPDATE_IF_LIVE), ("start", _START_STAGE), ("check", _CHECK),
+            ("progress", _PROGRESS), ("renew", _RENEW), ("end", _END_ATTEMPT),
+            ("reclaim", _RECLAIM), ("cancel", _REQUEST_CANCEL), ("finish", _FINISH_ONCE))}
+
+    def _run(self, script: str, keys_: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        return self._scripts[script](keys=list(keys_), args=[*_NAMES.values(), *args])
 
     def get(self, session_id: str) -> Session | None:
         return Session.from_hash(session_id, self.redis.hgetall(keys.session_key(session_id)))
@@ -117,35 +240,79 @@ class SessionStore:
     def update(self, session_id: str, fields: dict[str, str]) -> bool:
         """HSET unless the session ended or was deleted (then False, nothing written)."""
         args = _flat({**fields, F_UPDATED: repr(time.time())})
-        return bool(self._update_if_live(keys=[keys.session_key(session_id)], args=args))
+        return bool(self._run("update", [keys.session_key(session_id)], args))
 
-    def set_stage(self, session_id: str, stage: str, status: StageStatus,
-                  progress: int | None = None) -> bool:
-        fields = {stage_status_field(stage): status.value}
-        if progress is not None:
-            fields[stage_progress_field(stage)] = str(progress)
-        return self.update(session_id, fields)
+    # --- one attempt of one stage -------------------------------------------------------
 
-    def start_stage(self, session_id: str, stage: str) -> str:
-        """Mark ``stage`` running; 'ok', or 'cancel' / 'gone' when it must not run."""
-        result = self._start_stage(
-            keys=[keys.session_key(session_id)],
-            args=[stage_status_field(stage), stage_progress_field(stage), repr(time.time())])
-        return result.decode() if isinstance(result, bytes) else str(result)
+    def start_stage(self, session_id: str, stage: str, token: str, owner: str,
+                    lease_seconds: float, after: Sequence[str] = ()) -> tuple[str, str]:
+        """Begin an attempt: ('ok', previous token), or a verdict saying why it must not run
+        ('gone', 'cancel', 'done', 'busy', 'blocked')."""
+        now = time.time()
+        f = _stage_fields(stage)
+        reply = self._run("start", [keys.session_key(session_id), keys.LEASES], [
+            f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], f[StagePart.OWNER],
+            f[StagePart.ATTEMPTS], f[StagePart.LOSSES], token, owner, repr(now),
+            repr(now + lease_seconds), lease_member(session_id, stage),
+            *(stage_field(name, StagePart.STATUS) for name in after)])
+        return _text(reply[0]), _text(reply[1])
+
+    def check(self, session_id: str, stage: str, token: str) -> str:
+        """'ok' to go on; 'cancel' (asked, ended or deleted) or 'stale' (superseded)."""
+        return _text(self._run("check", [keys.session_key(session_id)], [
+            stage_field(stage, StagePart.STATUS), stage_field(stage, StagePart.TOKEN), token]))
+
+    def progress(self, session_id: str, stage: str, token: str, percent: int) -> bool:
+        f = _stage_fields(stage)
+        return bool(self._run("progress", [keys.session_key(session_id)], [
+            f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], token, percent,
+            repr(time.time())]))
+
+    def renew(self, session_id: str, stage: str, token: str, lease_seconds: float) -> bool:
+        """Extend the attempt's lease; False once it is not the current attempt any more."""
+        return bool(self._run("renew", [keys.session_key(session_id), keys.LEASES], [
+            stage_field(stage, StagePart.STATUS), stage_field(stage, StagePart.TOKEN), token,
+            repr(time.time() + lease_seconds), lease_member(session_id, stage)]))
+
+    def end_attempt(self, session_id: str, stage: str, token: str, status: StageStatus,
+                    stages: Sequence[str]) -> str:
+        """End the current attempt as COMPLETED or SKIPPED (or PENDING: hand it back after
+        a graceful interruption). 'last' when every stage is done now, 'ok', or 'stale' /
+        'gone' when this attempt may no longer write."""
+        f = _stage_fields(stage)
+        return _text(self._run("end", [keys.session_key(session_id), keys.LEASES], [
+            f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], token,
+            repr(time.time()), lease_member(session_id, stage), status.value,
+            *(stage_field(name, StagePart.STATUS) for name in stages)]))
+
+    def reclaim(self, session_id: str, stage: str, cause: LossCause, max_losses: int,
+                owner: str = "") -> str:
+        """Hand back a stage whose attempt died: with ``owner``, the one that worker ran;
+        without, one whose lease ran out. 'retry', 'exhausted', or 'idle'/'alive'/'gone'."""
+        f = _stage_fields(stage)
+        counted = "0" if cause is LossCause.INTERRUPTED else "1"
+        return _text(self._run("reclaim", [keys.session_key(session_id), keys.LEASES], [
+            f[StagePart.STATUS], f[StagePart.OWNER], f[StagePart.LOSSES], f[StagePart.LOSS],
+            lease_member(session_id, stage), repr(time.time()), cause.value, counted,
+            max_losses, owner]))
+
+    def expired_leases(self, now: float, limit: int = 100) -> list[tuple[str, str]]:
+        """(session id, stage) of running stages whose lease ran out."""
+        members = self.redis.zrangebyscore(keys.LEASES, "-inf", now, start=0, num=limit)
+        return [parse_lease_member(_text(m)) for m in members]
+
+    def leased(self, session_id: str, stages: Sequence[str], now: float) -> list[str]:
+        """The stages of the session whose attempt holds a live lease."""
+        scores = self.redis.zmscore(keys.LEASES, [lease_member(session_id, s) for s in stages])
+        return [s for s, score in zip(stages, scores, strict=True)
+                if score is not None and score > now]
+
+    # --- the session as a whole ------------------------------------------------------------
 
     def request_cancel(self, session_id: str) -> SessionStatus | None:
         """Flag cancellation unless ended; the status to report (None: no such session)."""
-        result = self._request_cancel(keys=[keys.session_key(session_id)],
-                                      args=[repr(time.time())])
-        if result is None:
-            return None
-        return SessionStatus(result.decode() if isinstance(result, bytes) else result)
-
-    def cancel_requested(self, session_id: str) -> bool:
-        """True once a stage must stop: cancelled, ended (a sibling failed) or deleted."""
-        cancel, status, final = self.redis.hmget(keys.session_key(session_id),
-                                                 [F_CANCEL, F_STATUS, F_FINAL])
-        return status is None or final is not None or cancel in (b"1", "1")
+        result = self._run("cancel", [keys.session_key(session_id)], [repr(time.time())])
+        return None if result is None else SessionStatus(_text(result))
 
     def finish(self, session_id: str, status: SessionStatus, stages: Sequence[str],
                failed_stage: str = "", extra: dict[str, str] | None = None) -> bool:
@@ -155,26 +322,34 @@ class SessionStore:
         expires = now + self.session_ttl
         fields = {F_STATUS: status.value, F_UPDATED: repr(now), F_EXPIRES: repr(expires),
                   **(extra or {})}
-        won = self._finish_once(
-            keys=[keys.session_key(session_id), keys.SESSIONS_BY_EXPIRY, keys.ACTIVE_SESSIONS],
-            args=[status.value, self.session_ttl + keys.KEY_TTL_MARGIN, expires, session_id,
-                  failed_stage, len(stages), *stages, *_flat(fields)])
+        won = self._run("finish", [keys.session_key(session_id), keys.SESSIONS_BY_EXPIRY,
+                                   keys.ACTIVE_SESSIONS, keys.LEASES], [
+            status.value, self.session_ttl + keys.KEY_TTL_MARGIN, expires, session_id,
+            stage_field(failed_stage, StagePart.STATUS) if failed_stage else "", len(stages),
+            *(stage_field(s, StagePart.STATUS) for s in stages),
+            *(lease_member(session_id, s) for s in stages), *_flat(fields)])
         return bool(won)
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str, stages: Sequence[str] = ()) -> None:
         """Remove the hash and index entries, leave a tombstone for ``tombstone_ttl``."""
         pipe = self.redis.pipeline()
         pipe.delete(keys.session_key(session_id))
         pipe.zrem(keys.SESSIONS_BY_EXPIRY, session_id)
         pipe.srem(keys.ACTIVE_SESSIONS, session_id)
+        if stages:
+            pipe.zrem(keys.LEASES, *(lease_member(session_id, s) for s in stages))
         pipe.set(keys.tombstone_key(session_id), "1", ex=self.tombstone_ttl)
         pipe.execute()
 
     def expired(self, now: float, limit: int = 100) -> list[str]:
         ids = self.redis.zrangebyscore(keys.SESSIONS_BY_EXPIRY, 0, now, start=0, num=limit)
-        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+        return [_text(i) for i in ids]
 
     def active(self) -> Iterator[str]:
         """Every session that has not ended yet (SSCAN: no size limit, no blocking)."""
         for raw in self.redis.sscan_iter(keys.ACTIVE_SESSIONS, count=500):
-            yield raw.decode() if isinstance(raw, bytes) else str(raw)
+            yield _text(raw)
+
+
+def _stage_fields(stage: str) -> dict[StagePart, str]:
+    return {part: stage_field(stage, part) for part in StagePart}

@@ -18,8 +18,9 @@ class StageContext(Protocol):
     def progress(self, fraction: float) -> None:
         """Report progress in [0, 1]; cheap to call per batch.
 
-        Raises :class:`stages.errors.StageCancelled` when the session was cancelled,
-        so calling it inside a loop is also the cancellation check.
+        Raises a :class:`stages.errors.StageStopped` when the stage must stop (the session
+        was cancelled, the process is shutting down, or this attempt was superseded), so
+        calling it inside a loop is also the stop check.
         """
         ...
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from stages import audio
 from stages.context import StageContext
-from stages.errors import StageCancelled, UnreadableVideo
+from stages.errors import StageStopped, UnreadableVideo
 from stages.ffmpeg import ffmpeg_exe
 from stages.framecache import FrameCacheWriter
 from stages.probe import VideoInfo, probe
@@ -190,7 +190,7 @@ def decode_frames(path: Path, info: VideoInfo, workspace: Workspace, size: tuple
     try:
         count = fill_cache(workspace, size, decord_batches(path, size, step, batch),
                            cache_fps, on_progress)
-    except StageCancelled:
+    except StageStopped:
         raise
     except Exception as exc:  # decord raises bare DECORDError/RuntimeError for anything
         raise UnreadableVideo(f"The video could not be decoded; the file is damaged. "

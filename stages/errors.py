@@ -48,5 +48,18 @@ class MissingInput(StageError):
     status = 500
 
 
-class StageCancelled(Exception):
-    """Raised inside a stage when its session was cancelled; not a failure."""
+class StageStopped(Exception):
+    """Raised by ``ctx.progress`` when the stage must stop now; not a failure of the stage.
+    Stages let it through untouched (never wrap it, never fall back to another decoder)."""
+
+
+class StageCancelled(StageStopped):
+    """The session was cancelled (or ended, or deleted)."""
+
+
+class StageInterrupted(StageStopped):
+    """The process is shutting down (SIGTERM): the stage is handed back to run again."""
+
+
+class StageSuperseded(StageStopped):
+    """This attempt was given up on (its lease ran out); a newer attempt owns the stage."""

@@ -59,7 +59,7 @@ async def status(session_id: str) -> Response:
 
 async def completed_results(session: Session) -> dict[str, Any]:
     """The results body of a completed session (also used by the legacy routes)."""
-    workspace = services().storage.open(session.session_id)
+    workspace = services().storage.open(session.session_id, inputs=session.outputs)
     try:
         body: dict[str, Any] = await asyncio.to_thread(workspace.read_json, RESULTS)
     except FileNotFoundError:  # cleaned up between the lookup and this read
@@ -92,7 +92,7 @@ async def reel(session_id: str) -> Response:
         if session.status.terminal:
             raise not_completed(session)
         return status_response(session, 202)
-    path = services().storage.open(session_id).path(REEL)
+    path = services().storage.open(session_id, inputs=session.outputs).path(REEL)
     try:
         response = await send_file(path, mimetype="video/mp4", conditional=True)
     except FileNotFoundError:

@@ -18,7 +18,6 @@ from rq import SimpleWorker
 from api import create_app
 from queues.connection import pipeline_queue
 from queues.settings import Settings
-from queues.worker import horse_killed_handler
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def sync_client(server: fakeredis.FakeServer) -> fakeredis.FakeRedis:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), redis_url="redis://fake", media_root=tmp_path / "media",
+    return dataclasses.replace(Settings(), redis_url="", media_root=tmp_path / "media",
                                analysis_long_side=96, cors_origins=("https://app.example",),
                                legacy_timeout=60.0)
 
@@ -70,9 +69,8 @@ def run_jobs(sync_client: fakeredis.FakeRedis, settings: Settings,
     monkeypatch.setattr(queues.runner, "process_settings", lambda: settings)
 
     def run() -> None:
-        SimpleWorker([pipeline_queue(sync_client, settings)], connection=sync_client,
-                     work_horse_killed_handler=horse_killed_handler(sync_client, settings)
-                     ).work(burst=True)
+        queue = pipeline_queue(sync_client, settings)
+        SimpleWorker([queue], connection=sync_client).work(burst=True)
 
     return run
 

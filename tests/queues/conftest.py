@@ -16,7 +16,6 @@ from queues.session import Session
 from queues.settings import Settings
 from queues.store import SessionStore
 from queues.submit import new_session_id, submit_session
-from queues.worker import horse_killed_handler
 from stages.workspace import SOURCE, Storage
 
 
@@ -29,7 +28,7 @@ def redis_conn() -> Iterator[fakeredis.FakeRedis]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), redis_url="redis://fake", media_root=tmp_path / "media",
+    return dataclasses.replace(Settings(), redis_url="", media_root=tmp_path / "media",
                                analysis_long_side=96)
 
 
@@ -67,8 +66,7 @@ def run_jobs(redis_conn: fakeredis.FakeRedis, settings: Settings,
     monkeypatch.setattr(queues.runner, "process_settings", lambda: settings)
 
     def run() -> None:
-        worker = SimpleWorker([pipeline_queue(redis_conn, settings)], connection=redis_conn,
-                              work_horse_killed_handler=horse_killed_handler(redis_conn, settings))
+        worker = SimpleWorker([pipeline_queue(redis_conn, settings)], connection=redis_conn)
         worker.work(burst=True)
 
     return run

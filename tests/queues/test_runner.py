@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import fakeredis
+import pytest
 from rq.job import Job, JobStatus
 
+from queues.attempt import Attempt
 from queues.runner import RedisStageContext
-from queues.session import F_CANCEL, Session, SessionStatus, StageStatus
+from queues.session import F_CANCEL, LossCause, Session, SessionStatus, StageStatus
 from queues.settings import Settings
 from queues.store import SessionStore
-from queues.worker import horse_killed_handler
-from stages.errors import StageCancelled
+from queues.worker import build_worker
+from stages.errors import StageCancelled, StageSuperseded
 from stages.options import AnalysisOptions
 from stages.workspace import RESULTS, Storage
 
@@ -76,41 +78,134 @@ def test_render_false_skips_render(make_session: Callable[..., Session], small_v
     assert store.get(session.session_id).status is SessionStatus.COMPLETED  # type: ignore[union-attr]
 
 
+def start_attempt(store: SessionStore, sid: str, stage: str = "decode") -> Attempt:
+    attempt = Attempt(store, sid, stage, "worker-1", lease_seconds=10)
+    assert attempt.start(())[0] == "ok"
+    return attempt
+
+
 def test_context_reports_progress_and_raises_on_cancel(
         make_session: Callable[..., Session], small_video: Path, store: SessionStore,
-        storage: Storage, monkeypatch) -> None:  # noqa: ANN001
+        storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
     import queues.runner
 
     monkeypatch.setattr(queues.runner, "PROGRESS_INTERVAL", 0.0)
     monkeypatch.setattr(queues.runner, "CANCEL_POLL_INTERVAL", 0.0)
     session = make_session(small_video)
     sid = session.session_id
-    ctx = RedisStageContext(store, sid, "decode", storage.open(sid), AnalysisOptions())
+    attempt = start_attempt(store, sid)
+    ctx = RedisStageContext(attempt, storage.open(sid), AnalysisOptions())
     ctx.progress(0.4)
     ctx.progress(0.2)  # never goes back
     got = store.get(sid)
     assert got is not None and got.stages[0].progress == 40
     assert got.stages[0].status is StageStatus.RUNNING
     store.update(sid, {F_CANCEL: "1"})
-    try:
+    with pytest.raises(StageCancelled):
         ctx.progress(0.5)
-    except StageCancelled:
-        pass
-    else:
-        raise AssertionError("progress() must raise once the session is cancelled")
+    attempt.close()
 
 
-def test_killed_work_horse_fails_the_session(make_session: Callable[..., Session],
-                                             small_video: Path, store: SessionStore,
-                                             redis_conn: fakeredis.FakeRedis,
-                                             settings: Settings) -> None:
-    session = make_session(small_video)
+def test_superseded_attempt_stops_and_writes_nothing(
+        make_session: Callable[..., Session], small_video: Path, store: SessionStore,
+        storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import queues.runner
+
+    monkeypatch.setattr(queues.runner, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(queues.runner, "CANCEL_POLL_INTERVAL", 0.0)
+    sid = make_session(small_video).session_id
+    old = start_attempt(store, sid)
+    ctx = RedisStageContext(old, storage.open(sid), AnalysisOptions())
+    ctx.progress(0.3)
+    # The old attempt's worker went silent: its lease ran out and the stage was handed back.
+    assert store.reclaim(sid, "decode", LossCause.LOST, 3, owner="worker-1") == "retry"
+    new = start_attempt(store, sid)
+    with pytest.raises(StageSuperseded):
+        ctx.progress(0.9)
+    assert not store.progress(sid, "decode", old.token, 95)
+    assert old.end(StageStatus.COMPLETED, ["decode"]) == "stale"
+    got = store.get(sid)
+    assert got is not None and got.stages[0].status is StageStatus.RUNNING
+    assert got.stages[0].token == new.token and got.stages[0].progress == 30
+    assert got.stages[0].attempts == 2 and got.stages[0].losses == 1
+    new.close()
+
+
+def test_shutdown_hands_the_stage_back_for_a_retry(
+        make_session: Callable[..., Session], small_video: Path, run_jobs: Callable[[], None],
+        store: SessionStore, redis_conn: fakeredis.FakeRedis, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM in the horse sets SHUTDOWN: the stage stops at its next progress call, goes
+    back to pending with its progress kept, and RQ requeues the job at the front."""
+    import queues.runner
+    from queues.attempt import SHUTDOWN
+
+    session = make_session(small_video, analysis="workout")
+    sid = session.session_id
+    real = queues.runner.STAGES["decode"]
+
+    def interrupted(ctx: RedisStageContext) -> None:
+        ctx.progress(0.25)
+        SHUTDOWN.set()
+        ctx.progress(0.5)
+
+    monkeypatch.setitem(queues.runner.STAGES, "decode", dataclasses.replace(real, run=interrupted))
+    monkeypatch.setattr(queues.runner, "PROGRESS_INTERVAL", 0.0)
+    try:
+        from rq import SimpleWorker
+
+        from queues.connection import pipeline_queue
+
+        SimpleWorker([pipeline_queue(redis_conn, settings)],
+                     connection=redis_conn).work(burst=True, max_jobs=1)
+    finally:
+        SHUTDOWN.clear()
+    handed_back = store.get(sid)
+    assert handed_back is not None and handed_back.status is SessionStatus.PROCESSING
+    decode = handed_back.stage("decode")
+    assert decode.status is StageStatus.PENDING and decode.progress == 25
+    assert decode.losses == 0  # a restart is not a lost attempt
     job = Job.fetch(session.jobs["decode"], connection=redis_conn)
-    horse_killed_handler(redis_conn, settings)(job, 1234, 9, None)  # type: ignore[arg-type]
-    failed = store.get(session.session_id)
-    assert failed is not None and failed.status is SessionStatus.FAILED
-    assert failed.error is not None and failed.error["code"] == "worker_crashed"
-    assert json.dumps(failed.error)
+    assert job.get_status() == JobStatus.QUEUED
+    assert redis_conn.lindex(f"rq:queue:{settings.queue_name}", 0) == job.id.encode()
+    monkeypatch.setitem(queues.runner.STAGES, "decode", real)
+    run_jobs()
+    done = store.get(sid)
+    assert done is not None and done.status is SessionStatus.COMPLETED
+    assert done.stage("decode").attempts == 2
+
+
+@pytest.mark.parametrize(("oom", "code"), [(False, "worker_lost"), (True, "out_of_memory")],
+                         ids=["killed", "oom-killed"])
+def test_killed_work_horse_is_retried_then_fails(
+        make_session: Callable[..., Session], small_video: Path, store: SessionStore,
+        redis_conn: fakeredis.FakeRedis, settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, oom: bool, code: str) -> None:
+    import queues.worker
+
+    counter = tmp_path / "memory.events"
+    counter.write_text("low 0\noom 0\noom_kill 4\n")
+    monkeypatch.setattr(queues.worker, "OOM_COUNTERS", (counter,))
+    session = make_session(small_video)
+    sid = session.session_id
+    worker = build_worker(settings, redis_conn)
+    job = Job.fetch(session.jobs["decode"], connection=redis_conn)
+    for attempt in range(1, settings.max_attempts + 1):
+        assert store.start_stage(sid, "decode", f"decode-{attempt:016x}", worker.name, 10)[0] \
+            == "ok"
+        worker._oom_kills_before = queues.worker.oom_kill_count()
+        if oom:
+            counter.write_text(f"low 0\noom 1\noom_kill {4 + attempt}\n")
+        job.retries_left = None
+        worker.handle_work_horse_killed(job, 1234, 9, None)
+        got = store.get(sid)
+        assert got is not None
+        if attempt < settings.max_attempts:
+            assert got.status is SessionStatus.PROCESSING and job.retries_left == 1
+            assert got.stage("decode").status is StageStatus.PENDING
+    assert got.status is SessionStatus.FAILED
+    assert got.error is not None and got.error["code"] == code
+    assert f"{settings.max_attempts} time(s)" in got.error["detail"]
     for stage in ("score", "select", "render"):
         assert Job.fetch(session.jobs[stage], connection=redis_conn).get_status() == \
             JobStatus.CANCELED

@@ -69,7 +69,8 @@ def test_all_body_has_both(ws: Workspace) -> None:
 @pytest.mark.parametrize("removed", [(REEL, REEL_META), (REEL,), (REEL_META,)],
                          ids=["not-rendered", "meta-only", "video-only"])
 def test_reel_is_null_unless_both_files_exist(ws: Workspace, removed: tuple[str, ...]) -> None:
-    ws.remove(*removed)
+    for name in removed:
+        ws.path(name).unlink()
     assert assemble(ws, AnalysisOptions(analysis="highlights", render=False))["reel"] is None
 
 
@@ -89,7 +90,7 @@ def test_scores_are_kept_within_zero_and_one(ws: Workspace) -> None:
 ])
 def test_missing_stage_output_is_missing_input(ws: Workspace, analysis: str,
                                                missing: str) -> None:
-    ws.remove(missing)
+    ws.path(missing).unlink()
     with pytest.raises(MissingInput):
         assemble(ws, AnalysisOptions(analysis=analysis))
 
