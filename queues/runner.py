@@ -111,6 +111,11 @@ class StageRun:
             return self._attempt(attempt, session, workspace)
         except StageStopped as stop:
             return self._stopped(stop, attempt, session, workspace)
+        except redis.RedisError:
+            # Redis stayed out longer than the client's retries: not the video's fault. The
+            # lease is no longer renewed, so the repairer hands the stage back once Redis
+            # is back.
+            raise
         except Exception as error:
             if SHUTDOWN.is_set():  # e.g. ffmpeg got the same SIGTERM and died first
                 return self._stopped(StageInterrupted(), attempt, session, workspace)
