@@ -15,6 +15,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
+from queues import keys
 from queues.graph import PIPELINES, STAGES, enqueue_stage, job_id
 from queues.session import F_ERROR, LossCause, SessionStatus
 from queues.store import SessionStore
@@ -161,13 +162,34 @@ def mark_failed(connection: redis.Redis, store: SessionStore, storage: Storage, 
 
 
 def delete_session(connection: redis.Redis, store: SessionStore, storage: Storage,
-                   session_id: str) -> None:
+                   queue: Queue, session_id: str) -> None:
     """Stop whatever still runs for the session, then remove its files and every key but
     the tombstone (RQ's job records included)."""
     store.request_cancel(session_id)
     cancel_waiting_jobs(connection, session_id, store.session_ttl)
     stop_running_jobs(connection, session_id)
-    for job in session_jobs(connection, session_id):
-        job.delete(remove_from_queue=True)
+    purge_job_records(connection, queue, session_id)
+    # A worker that dequeued a job just before it was cancelled still writes RQ's records
+    # of it (status, result, finished registry) after this: the repairer purges again.
+    connection.zadd(keys.PURGE_AGAIN, {session_id: time.time()})
     store.delete(session_id, list(STAGES))
     storage.delete(session_id)
+
+
+def purge_job_records(connection: redis.Redis, queue: Queue, session_id: str) -> None:
+    """Remove the session's jobs from RQ: their hashes, results, and every registry they
+    may stand in, whatever their status says (a race can leave them in two)."""
+    jobs = session_jobs(connection, session_id)
+    for job in jobs:
+        queue.started_job_registry.remove_executions(job)
+        job.delete(remove_from_queue=True)
+    ids = [job_id(session_id, name) for name in STAGES]
+    registries = (queue.canceled_job_registry, queue.finished_job_registry,
+                  queue.failed_job_registry, queue.deferred_job_registry,
+                  queue.scheduled_job_registry, queue.ready_job_registry)
+    with connection.pipeline() as pipe:
+        for registry in registries:
+            pipe.zrem(registry.key, *ids)
+        for jid in ids:
+            pipe.lrem(queue.key, 0, jid)
+        pipe.execute()

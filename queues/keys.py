@@ -8,6 +8,8 @@ SWEEP_LOCK = f"{PREFIX}:sweep-lock"  # one sweeper at a time across workers
 READY_PROBE = f"{PREFIX}:readyz"  # written by /readyz to prove Redis accepts writes
 LEASES = f"{PREFIX}:leases"  # zset: "<session id>:<stage>" -> unix time its lease runs out
 REPAIR_LOCK = f"{PREFIX}:repair-lock"  # one repairer (lost leases, stalled jobs) at a time
+PURGE_AGAIN = f"{PREFIX}:purge-again"  # zset: deleted session id -> when; RQ records purged again
+PURGE_DELAY = 5.0  # seconds after a deletion when its RQ records are purged once more
 
 
 def session_key(session_id: str) -> str:

@@ -6,7 +6,7 @@ Runs every ``Settings.repair_interval`` seconds (one process at a time):
   lost MAX_ATTEMPTS times;
 - a stage whose inputs are done but whose job is neither queued nor running (RQ left it
   deferred or ready, a duplicate finished it early, Redis lost a write) is requeued once
-  that has lasted ``STALL_GRACE`` seconds;
+  that has lasted ``STALL_GRACE`` seconds (jobs RQ itself marked ready go at once);
 - a session whose stages are all done but which never completed (the last attempt died
   between its stage and the results) is completed.
 """
@@ -21,12 +21,14 @@ import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from queues import keys
 from queues.connection import pipeline_queue, session_store
 from queues.endings import (
     complete_session,
     finalize_cancelled,
     loss_problem,
     mark_failed,
+    purge_job_records,
     requeue_stage,
 )
 from queues.graph import STAGES, job_id
@@ -74,6 +76,10 @@ class Repairer:
     def run(self, now: float | None = None) -> RepairReport:
         now = time.time() if now is None else now
         report = RepairReport()
+        # RQ's own recovery of dependents it marked ready but could not enqueue (a WATCH on
+        # its shared ready registry loses to any concurrent finish: common in bursts); RQ
+        # runs it every few minutes only.
+        self.queue.ready_job_registry.cleanup()
         for session_id, stage in self.store.expired_leases(now):
             self._reclaim_lost(session_id, stage, report)
         stalled: set[tuple[str, str]] = set()
@@ -83,9 +89,17 @@ class Repairer:
                                                           SessionStatus.PROCESSING):
                 self._unstall(session, now, stalled, report)
         self.stalls.keep_only(stalled)
+        self._purge_deleted(now)
         if report != RepairReport():
             log.info("repaired %s", report)
         return report
+
+    def _purge_deleted(self, now: float) -> None:
+        due = self.connection.zrangebyscore(keys.PURGE_AGAIN, 0, now - keys.PURGE_DELAY)
+        for raw in due:
+            session_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            purge_job_records(self.connection, self.queue, session_id)
+            self.connection.zrem(keys.PURGE_AGAIN, session_id)
 
     def _reclaim_lost(self, session_id: str, stage: str, report: RepairReport) -> None:
         verdict = self.store.reclaim(session_id, stage, LossCause.LOST, self.settings.max_attempts)

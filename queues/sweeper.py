@@ -16,7 +16,7 @@ import redis
 
 from queues import keys
 from queues.cancel import enforce_cancel
-from queues.connection import session_store
+from queues.connection import pipeline_queue, session_store
 from queues.endings import delete_session
 from queues.session import SessionStatus
 from queues.settings import Settings
@@ -36,10 +36,11 @@ class SweepReport:
 def sweep(connection: redis.Redis, settings: Settings, now: float | None = None) -> SweepReport:
     now = time.time() if now is None else now
     store = session_store(connection, settings)
+    queue = pipeline_queue(connection, settings)
     storage = Storage(settings.media_root)
     report = SweepReport()
     for session_id in store.expired(now):
-        delete_session(connection, store, storage, session_id)
+        delete_session(connection, store, storage, queue, session_id)
         report.expired_sessions += 1
     for session_id in list(store.active()):
         session = store.get(session_id)

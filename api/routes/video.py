@@ -12,6 +12,7 @@ from api.intake import accept_upload
 from api.lookup import load_session
 from api.services import services
 from queues.cancel import enforce_cancel, request_cancel
+from queues.connection import pipeline_queue
 from queues.endings import delete_session
 from queues.session import Session, SessionStatus, iso
 from stages.workspace import REEL, RESULTS
@@ -136,5 +137,6 @@ async def _enforce_after_grace(session_id: str) -> None:
 async def cleanup(session_id: str) -> Response:
     await load_session(session_id)
     svc = services()
-    await asyncio.to_thread(delete_session, svc.sync_redis, svc.store, svc.storage, session_id)
+    await asyncio.to_thread(delete_session, svc.sync_redis, svc.store, svc.storage,
+                            pipeline_queue(svc.sync_redis, svc.settings), session_id)
     return jsonify({"session_id": session_id, "status": "deleted"})
