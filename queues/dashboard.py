@@ -1,13 +1,14 @@
-"""Serves rq-dashboard on our Redis (``python -m queues.dashboard``), with a per-app fix for
-rq-dashboard 0.9.0's job page, which answers 500 for any job with dependencies under rq >= 2.6.
-Imports only rq, rq-dashboard and flask: never ``api`` or ``stages``."""
+"""Serves rq-dashboard on our Redis (``python -m queues.dashboard``) behind a login, with a
+per-app fix for rq-dashboard 0.9.0's job page, which answers 500 for any job with dependencies
+under rq >= 2.6. Imports only rq, rq-dashboard and flask: never ``api`` or ``stages``."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import flask
 import rq_dashboard  # type: ignore[import-untyped]
@@ -16,36 +17,69 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq_dashboard import web as upstream  # type: ignore[import-untyped]
 
+from queues.dashboard_guard import install_guard
+
 JOB_INFO_ENDPOINT = "rq_dashboard.job_info"  # the blueprint's /<n>/data/job/<id>.json view
+MIN_PASSWORD_LENGTH = 12  # basic auth has no lockout: the password alone resists guessing
+
+
+class DashboardSettingsError(ValueError):
+    """A DASHBOARD_* variable has a value the dashboard cannot safely start with."""
 
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    """What the dashboard process needs, read from the environment once."""
+    """What the dashboard process needs, read from the environment once, valid once built."""
 
     redis_url: str = "redis://localhost:6379/0"
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # operators come through an SSH tunnel or a private network
     port: int = 9181
+    user: str = "operator"  # HTTP basic auth user name
+    password: str = field(default="", repr=False)  # required: no default, never in a repr
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DashboardSettings:
         env = os.environ if environ is None else environ
-        raw_port = env.get("DASHBOARD_PORT") or str(cls.port)
-        try:
-            port = int(raw_port)
-        except ValueError:
-            port = 0
-        if not 0 < port < 65536:
-            raise ValueError(f"DASHBOARD_PORT={raw_port!r} is not a TCP port")
         return cls(redis_url=env.get("REDIS_URL") or cls.redis_url,
-                   host=env.get("DASHBOARD_HOST") or cls.host, port=port)
+                   host=env.get("DASHBOARD_HOST") or cls.host,
+                   port=_parse_port(env.get("DASHBOARD_PORT") or str(cls.port)),
+                   user=env.get("DASHBOARD_USER") or cls.user,
+                   password=env.get("DASHBOARD_PASSWORD") or "")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise DashboardSettingsError(f"DASHBOARD_PORT={self.port} is not a TCP port")
+        if not self.user or ":" in self.user:  # basic auth splits user from password at ":"
+            raise DashboardSettingsError("DASHBOARD_USER must be non-empty and without ':'")
+        self._check_password()
+
+    def _check_password(self) -> None:
+        # Required on loopback too: loopback is shared by every local user and process, and
+        # DNS rebinding lets any web page the operator opens reach a tunnelled localhost.
+        if not self.password:
+            raise DashboardSettingsError(
+                f"DASHBOARD_PASSWORD is not set: the dashboard shows session ids and can "
+                f"requeue and delete jobs, so it never runs without a login (would bind "
+                f"{self.host}:{self.port}). Set DASHBOARD_PASSWORD (at least "
+                f"{MIN_PASSWORD_LENGTH} characters) and optionally DASHBOARD_USER.")
+        if len(self.password) < MIN_PASSWORD_LENGTH:
+            raise DashboardSettingsError(
+                f"DASHBOARD_PASSWORD is shorter than {MIN_PASSWORD_LENGTH} characters")
 
 
-def create_dashboard_app(redis_url: str) -> flask.Flask:
-    """rq-dashboard's blueprint at the root of a new app, on ``redis_url``, with the fix."""
+def _parse_port(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise DashboardSettingsError(f"DASHBOARD_PORT={raw!r} is not a TCP port") from None
+
+
+def create_dashboard_app(settings: DashboardSettings) -> flask.Flask:
+    """rq-dashboard's blueprint at the root of a new app, behind a login, with the fix."""
     # The templates link url_for("static"): the app's own static route must serve their files.
     app = flask.Flask(__name__, static_folder=rq_dashboard.blueprint.static_folder)
-    app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url
+    app.config["RQ_DASHBOARD_REDIS_URL"] = settings.redis_url
+    install_guard(app, settings.user, settings.password)
     app.register_blueprint(rq_dashboard.blueprint)
     upstream.setup_rq_connection(app)
     if JOB_INFO_ENDPOINT not in app.view_functions:
@@ -103,8 +137,11 @@ def _job_presence(job_id: str, connection: Redis) -> str:
 
 
 def main() -> None:
-    settings = DashboardSettings.from_env()
-    create_dashboard_app(settings.redis_url).run(host=settings.host, port=settings.port)
+    try:
+        settings = DashboardSettings.from_env()
+    except DashboardSettingsError as error:
+        sys.exit(f"queues.dashboard: {error}")  # the message on stderr, exit status 1
+    create_dashboard_app(settings).run(host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":
