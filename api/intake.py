@@ -8,11 +8,13 @@ from quart import request
 
 from api.errors import from_stage_error
 from api.options import parse_options
+from api.pace import UploadLimits
 from api.services import services
 from api.upload import receive_upload
 from queues.session import Session
 from queues.submit import new_session_id, submit_session
 from stages.errors import StageError
+from stages.limits import MediaLimits
 from stages.probe import probe
 from stages.workspace import SOURCE
 
@@ -26,11 +28,12 @@ async def accept_upload(analysis: str | None = None) -> Session:
     try:
         fields = await receive_upload(
             request.headers.get("Content-Type"), request.body, workspace,
-            svc.settings.max_upload_bytes, svc.settings.upload_idle_timeout,
+            UploadLimits.from_settings(svc.settings),
             check_fields=lambda so_far: parse_options(so_far, svc.settings, analysis))
         options = parse_options(fields, svc.settings, analysis)
         try:
-            await asyncio.to_thread(probe, workspace.path(SOURCE), options.max_video_seconds)
+            await asyncio.to_thread(probe, workspace.path(SOURCE), options.max_video_seconds,
+                                    MediaLimits.of(options))
         except StageError as error:
             raise from_stage_error(error) from None
         return await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,

@@ -19,6 +19,7 @@ from queues.graph import PIPELINES
 from queues.settings import Settings
 from stages import results
 from stages.errors import StageError
+from stages.limits import MediaLimits
 from stages.options import ANALYSES, AnalysisOptions
 from stages.probe import probe
 from stages.workspace import REEL, SOURCE, Storage, Workspace
@@ -45,7 +46,8 @@ def analyse_file(video: Path, options: AnalysisOptions, workdir: Path) -> dict[s
     session_id = secrets.token_urlsafe(24)
     workspace = Storage(workdir).create(session_id)
     workspace.path(SOURCE).symlink_to(video.resolve())
-    probe(workspace.path(SOURCE), options.max_video_seconds)  # fail fast with a clear message
+    # fail fast with a clear message
+    probe(workspace.path(SOURCE), options.max_video_seconds, MediaLimits.of(options))
     for spec in PIPELINES[options.analysis]:
         if spec.skip_if is not None and spec.skip_if(options):
             continue

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.ffmpeg import ffmpeg_exe
+from stages.limits import ffmpeg_guard
 from stages.workspace import AUDIO, Workspace
 
 RATE = 16000  # Hz; loudness needs no more
@@ -64,11 +65,14 @@ def envelope_from_chunks(chunks: Iterable[bytes], rate: int = RATE,
     return AudioEnvelope(levels, hop_samples / rate)
 
 
-def pcm_chunks(path: Path, rate: int = RATE,
-               chunk_seconds: float = CHUNK_SECONDS) -> Generator[bytes, None, None]:
-    """Decode the first audio stream to s16le mono with ffmpeg, yielding chunks as they come."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-           "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:"]
+def pcm_chunks(path: Path, rate: int = RATE, chunk_seconds: float = CHUNK_SECONDS,
+               max_pixels: int | None = None) -> Generator[bytes, None, None]:
+    """Decode the first audio stream to s16le mono with ffmpeg, yielding chunks as they come.
+    ``max_pixels``: ffmpeg's look at the video (it decodes a few frames) allocates no
+    bigger picture."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *ffmpeg_guard(max_pixels), "-i", str(path),
+           "-map", "0:a:0", "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(rate),
+           "-f", "s16le", "pipe:"]
     chunk_bytes = int(rate * chunk_seconds) * 2
     # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
     with tempfile.TemporaryFile() as errors:
@@ -88,8 +92,8 @@ def pcm_chunks(path: Path, rate: int = RATE,
             proc.wait()
 
 
-def extract_envelope(path: Path,
-                     on_progress: Callable[[float], None] | None = None) -> AudioEnvelope:
+def extract_envelope(path: Path, on_progress: Callable[[float], None] | None = None,
+                     max_pixels: int | None = None) -> AudioEnvelope:
     """Envelope of the file's sound; ``on_progress(seconds decoded)`` after each chunk."""
     decoded = 0.0
 
@@ -101,7 +105,7 @@ def extract_envelope(path: Path,
             if on_progress is not None:
                 on_progress(decoded)
 
-    with closing(pcm_chunks(path)) as chunks:
+    with closing(pcm_chunks(path, max_pixels=max_pixels)) as chunks:
         return envelope_from_chunks(counted(chunks))
 
 

@@ -2,7 +2,8 @@
 
 The picture is decoded once, by ffmpeg, straight to small gray frames on a pipe (about the
 cost of a plain `ffmpeg -i video -f null -`); frame times come from the container's
-packets. When ffmpeg fails, decoding restarts with decord.
+packets. When ffmpeg fails, decoding restarts with decord. The probe result is written
+last, with the length the decoded frames show rather than the one the container declared.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
 from stages import audio
 from stages.context import StageContext
-from stages.errors import StageStopped, UnreadableVideo
+from stages.errors import StageError, StageStopped, UnreadableVideo
 from stages.ffmpeg import ffmpeg_exe
 from stages.framecache import FrameCacheWriter
+from stages.frametimes import FrameClock, LengthGuard, decoded_duration
+from stages.limits import MediaLimits, ffmpeg_guard
+from stages.options import AnalysisOptions
 from stages.probe import VideoInfo, probe
 from stages.workspace import PROBE, SOURCE, Workspace
 
@@ -83,19 +87,20 @@ def decord_batches(path: Path, size: tuple[int, int], step: int, batch: int) -> 
 
 
 def ffmpeg_batches(path: Path, size: tuple[int, int], step: int, batch: int,
-                   fps: float) -> Batches:
+                   fps: float, max_pixels: int | None = None) -> Batches:
+    """``max_pixels``: the decoder refuses bigger pictures (a size change mid-stream)."""
     height, width = size
     select = f"select=not(mod(n\\,{step}))," if step > 1 else ""
     # The loop filter must run, although its detail is lost in the downscale: skipping it
     # (-skip_loop_filter) lets errors build up over a GOP, and the picture jumps at each
     # keyframe, which looks like a cut.
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0",
-           "-an", "-sn", "-dn",
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *ffmpeg_guard(max_pixels), "-i", str(path),
+           "-map", "0:v:0", "-an", "-sn", "-dn",
            "-vf", f"{select}scale={width}:{height}:flags=area,format=gray",
            "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:"]
     frame_bytes = height * width
     kept_per_batch = max(1, batch // step)
-    clock = FrameClock(path, fps, step)
+    clock = FrameClock.of_file(path, fps, step, max_pixels)
     index = 0
     # stderr goes to a file: a pipe nobody reads could fill up and stall ffmpeg.
     with tempfile.TemporaryFile() as errors:
@@ -121,90 +126,61 @@ def ffmpeg_batches(path: Path, size: tuple[int, int], step: int, batch: int,
             proc.wait()
 
 
-class FrameClock:
-    """Times of the kept frames, read from the video stream's packets (the pipe carries
-    none), relative to the file's start as ``ffmpeg -ss`` counts it. A stream whose
-    packets cannot be read gets the average rate instead."""
-
-    def __init__(self, path: Path, fps: float, step: int) -> None:
-        self.fps, self.step = fps, step
-        self.pts = packet_times(path)
-
-    def times(self, first: int, count: int) -> np.ndarray:
-        """Times of kept frames first .. first + count - 1."""
-        decoded = (first + np.arange(count)) * self.step
-        if len(decoded) and decoded[-1] < len(self.pts):
-            return self.pts[decoded]
-        # More frames than packets: carry on from the last known time at the average rate.
-        known = self.pts[decoded[decoded < len(self.pts)]]
-        last = (self.pts[-1], len(self.pts) - 1) if len(self.pts) else (0.0, 0)
-        guessed = last[0] + (decoded[decoded >= len(self.pts)] - last[1]) / self.fps
-        return np.round(np.concatenate([known, guessed]), 6)
-
-
-def packet_times(path: Path) -> np.ndarray:
-    """Presentation times (s, sorted) of the first video stream's frames, from a demux
-    without decoding; empty when the container cannot be read this way."""
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            if stream.time_base is None:
-                return np.zeros(0)
-            pts = [p.pts for p in container.demux(stream)
-                   if p.pts is not None and not p.is_discard]
-            zero = (container.start_time or 0) / av.time_base
-            base = float(stream.time_base)
-    except (av.FFmpegError, IndexError):
-        return np.zeros(0)
-    return np.round(np.sort(np.array(pts, dtype=np.float64)) * base - zero, 6)
-
-
 def fill_cache(workspace: Workspace, size: tuple[int, int], batches: Batches, fps: float,
-               on_progress: Callable[[int], None]) -> int:
-    """Write every batch to a new frame cache; return the frame count (0: nothing written)."""
+               on_progress: Callable[[int], None], guard: LengthGuard) -> np.ndarray:
+    """Write every batch to a new frame cache; return the frame times (empty: nothing
+    written). Stops with VideoTooLong as soon as a batch runs past the length limit."""
     times: list[np.ndarray] = []
     with FrameCacheWriter(workspace, *size) as writer, closing(batches):
         for frames, batch_times, consumed in batches:
+            guard.check(batch_times, consumed)
             writer.append(frames)
             times.append(batch_times)
             on_progress(consumed)
-        if writer.count:
-            writer.close(np.concatenate(times), fps)
-        return writer.count
+        if not writer.count:
+            return np.zeros(0)
+        kept = np.concatenate(times)
+        writer.close(kept, fps)
+        return kept
 
 
-def decode_frames(path: Path, info: VideoInfo, workspace: Workspace, size: tuple[int, int],
-                  step: int, on_progress: Callable[[int], None]) -> int:
-    """Fill the cache with ffmpeg, or with decord when ffmpeg fails; return the frame count."""
+def decode_frames(path: Path, info: VideoInfo, workspace: Workspace, options: AnalysisOptions,
+                  on_progress: Callable[[int], None]) -> np.ndarray:
+    """Fill the cache with ffmpeg, or with decord when ffmpeg fails; return the frame times."""
+    size = analysis_size(info, options.analysis_long_side)
+    step = frame_step(info.fps, options.analysis_max_fps)
     batch = math.ceil(batch_length(info) / step) * step  # whole strides keep spacing even
-    cache_fps = info.fps / step
+    limits = MediaLimits.of(options)
+    guard = LengthGuard(options.max_video_seconds,
+                        limits.max_frames(options.max_video_seconds), info.duration)
+
+    def fill(batches: Batches) -> np.ndarray:
+        return fill_cache(workspace, size, batches, info.fps / step, on_progress, guard)
+
     try:
-        count = fill_cache(workspace, size, ffmpeg_batches(path, size, step, batch, info.fps),
-                           cache_fps, on_progress)
-        if count:
-            return count
+        times = fill(ffmpeg_batches(path, size, step, batch, info.fps, limits.max_pixels))
+        if len(times):
+            return times
         failure = "ffmpeg decoded no picture"
     except DecodeFailed as exc:
         failure = str(exc)
     log.warning("ffmpeg failed on %s (%s); retrying with decord", path.name, failure[:200])
     try:
-        count = fill_cache(workspace, size, decord_batches(path, size, step, batch),
-                           cache_fps, on_progress)
-    except StageStopped:
+        times = fill(decord_batches(path, size, step, batch))
+    except (StageStopped, StageError):
         raise
     except Exception as exc:  # decord raises bare DECORDError/RuntimeError for anything
         raise UnreadableVideo(f"The video could not be decoded; the file is damaged. "
                               f"(decoder said: {failure[:120]})") from exc
-    if not count:
+    if not len(times):
         raise UnreadableVideo("No picture could be decoded from the video; the file is damaged.")
-    return count
+    return times
 
 
 def run(ctx: StageContext) -> None:
     workspace, options = ctx.workspace, ctx.options
     source = workspace.path(SOURCE)
-    info = probe(source, max_seconds=options.max_video_seconds)
-    workspace.write_json(PROBE, info.to_dict())
+    info = probe(source, options.max_video_seconds, MediaLimits.of(options))
     ctx.progress(0.0)
 
     video_share = VIDEO_SHARE if info.has_audio else 1.0
@@ -221,17 +197,19 @@ def run(ctx: StageContext) -> None:
     # pass is small, and waiting for it afterwards would add its start-up and I/O.
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        sound = pool.submit(_envelope, source, stop) if info.has_audio else None
+        sound = (pool.submit(_envelope, source, stop, MediaLimits.of(options).max_pixels)
+                 if info.has_audio else None)
         try:
-            decode_frames(source, info, workspace,
-                          analysis_size(info, options.analysis_long_side),
-                          frame_step(info.fps, options.analysis_max_fps), report)
+            times = decode_frames(source, info, workspace, options, report)
         except BaseException:
             stop.set()  # the sound thread ends at its next chunk, killing its ffmpeg
             raise
     if sound is not None:
         ctx.progress(video_share)  # the cancellation check before anything is saved
         _save_envelope(workspace, source, sound)
+    # The one record of the video every later stage and the results read.
+    duration = decoded_duration(times, info.fps, info.duration)
+    workspace.write_json(PROBE, replace(info, duration=duration).to_dict())
     ctx.progress(1.0)
 
 
@@ -239,12 +217,12 @@ class _Stopped(Exception):
     """The picture failed or was cancelled: the sound is not wanted any more."""
 
 
-def _envelope(source: Path, stop: threading.Event) -> audio.AudioEnvelope:
+def _envelope(source: Path, stop: threading.Event, max_pixels: int) -> audio.AudioEnvelope:
     def check(_: float) -> None:
         if stop.is_set():
             raise _Stopped()
 
-    return audio.extract_envelope(source, check)
+    return audio.extract_envelope(source, check, max_pixels)
 
 
 def _save_envelope(workspace: Workspace, source: Path,

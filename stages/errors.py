@@ -30,6 +30,30 @@ class VideoTooLong(StageError):
     code = "video_too_long"
 
 
+class PictureTooLarge(StageError):
+    """The video's picture is bigger than the server decodes."""
+
+    type = "/problems/picture-too-large"
+    title = "Picture too large"
+    code = "picture_too_large"
+
+
+class FrameRateTooHigh(StageError):
+    """The video has more frames per second than the server decodes."""
+
+    type = "/problems/frame-rate-too-high"
+    title = "Frame rate too high"
+    code = "frame_rate_too_high"
+
+
+class TooManyStreams(StageError):
+    """The file holds more streams (tracks) than the server accepts."""
+
+    type = "/problems/too-many-streams"
+    title = "Too many streams"
+    code = "too_many_streams"
+
+
 class RenderFailed(StageError):
     """ffmpeg could not produce the highlight reel."""
 

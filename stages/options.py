@@ -24,6 +24,9 @@ class AnalysisOptions:
     render_max_height: int = 720  # reel height cap (never upscaled)
     crossfade: float = 0.0  # seconds of overlap between reel segments; 0 = hard cuts
     max_video_seconds: float = 900.0  # longer videos are refused
+    max_picture_side: int = 4096  # pictures wider or taller than this (pixels) are refused
+    max_frame_rate: float = 240.0  # videos with more frames per second are refused
+    max_streams: int = 16  # files with more streams (video, audio, subtitles...) are refused
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

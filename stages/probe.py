@@ -1,24 +1,32 @@
 """Probe an upload with PyAV: what it holds, and whether it is a whole, decodable video.
 
-Refuses empty files, text, still images, audio-only files and truncated uploads, readably.
+Refuses empty files, text, still images, audio-only files, truncated uploads and files
+beyond the session's limits (length, picture size, frame rate, stream count), readably.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
 from stages.errors import UnreadableVideo, VideoTooLong
+from stages.limits import MediaLimits
+from stages.truncation import (
+    Opener,
+    brief,
+    check_index_complete,
+    check_reaches_end,
+    measure_duration,
+)
 
 # Demuxers and codecs that mean "a picture", not a clip.
 STILL_FORMATS = frozenset({"image2", "image2pipe"})
 STILL_CODECS = frozenset({"png", "mjpeg", "bmp", "gif", "webp", "tiff", "jpeg2000", "jpegxl"})
-LATE_CHECK_AT = 0.9  # fraction of the duration where a truncated upload is looked for
+DEFAULT_LIMITS = MediaLimits()
 
 
 @dataclass(frozen=True)
@@ -48,16 +56,31 @@ class VideoInfo:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def probe(path: Path | str, max_seconds: float | None = None) -> VideoInfo:
-    """Describe the video at ``path``; raise UnreadableVideo or VideoTooLong."""
+def probe(path: Path | str, max_seconds: float | None = None,
+          limits: MediaLimits = DEFAULT_LIMITS) -> VideoInfo:
+    """Describe the video at ``path``; raise UnreadableVideo, VideoTooLong or, before any
+    frame is decoded, the refusal of a limit (PictureTooLarge, FrameRateTooHigh...)."""
     path = Path(path)
     _check_file(path)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open(path, limits)
     except av.FFmpegError as exc:
         raise UnreadableVideo(_open_failure(path, exc)) from exc
     with container:
-        return _inspect(container, path, max_seconds)
+        try:
+            return _inspect(container, path, max_seconds, limits)
+        except av.FFmpegError as exc:  # a read failure the checks did not foresee
+            raise UnreadableVideo(f"The video could not be read; the file is damaged. "
+                                  f"({brief(exc)})") from exc
+
+
+def _open(path: Path, limits: MediaLimits) -> av.container.InputContainer:
+    # Opening decodes a few frames to learn the codec parameters: the decoder's own
+    # guard keeps a header that claims a huge picture from allocating it.
+    container = av.open(str(path), metadata_errors="ignore", options=limits.decoder_options())
+    for stream in container.streams.video:
+        stream.codec_context.options = limits.decoder_options()
+    return container
 
 
 def _check_file(path: Path) -> None:
@@ -75,9 +98,9 @@ def _open_failure(path: Path, exc: Exception) -> str:
     if head[4:8] == b"ftyp":
         return ("The MP4/MOV file is incomplete or damaged: its index could not be read, "
                 "which usually means the upload or recording was interrupted. "
-                f"Upload the complete file. ({_brief(exc)})")
+                f"Upload the complete file. ({brief(exc)})")
     return ("The file is not a video format we can read, or it is damaged. "
-            f"Upload an MP4, MOV, MKV or WebM video. ({_brief(exc)})")
+            f"Upload an MP4, MOV, MKV or WebM video. ({brief(exc)})")
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -90,34 +113,41 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
-def _brief(exc: Exception) -> str:
-    """ffmpeg's own words, shortened: useful to a maintainer, never the whole detail."""
-    text = getattr(exc, "strerror", None) or str(exc)
-    return f"decoder said: {text}"[:120]
-
-
 def _inspect(container: av.container.InputContainer, path: Path,
-             max_seconds: float | None) -> VideoInfo:
-    if not container.streams.video:
-        if container.streams.audio:
-            raise UnreadableVideo("The file contains only audio, no video. Upload a video.")
-        raise UnreadableVideo("The file contains no video stream. Upload a video.")
-    stream = container.streams.video[0]
+             max_seconds: float | None, limits: MediaLimits) -> VideoInfo:
+    limits.check_streams(len(container.streams))
+    stream = _video_stream(container)
+    # From the headers: nothing below decodes a picture of a size not checked here.
+    limits.check_picture(stream.codec_context.width, stream.codec_context.height)
     codec = _codec_name(stream)
     if _is_still_image(container, stream):
         kind = "JPEG" if codec == "mjpeg" else codec.upper()
         raise UnreadableVideo(f"The file is a still image ({kind}), not a video.")
-    fps = _frame_rate(stream)
-    duration = _duration(container, stream, fps)
-    if duration <= 0 or not math.isfinite(duration):
-        raise UnreadableVideo("The video has no duration: it is empty or damaged.")
-    if max_seconds is not None and duration > max_seconds:
-        raise VideoTooLong(f"The video is {duration:.0f} s long; the limit is "
-                           f"{max_seconds:.0f} s. Trim it and upload it again.")
-    _check_index_complete(container, path)
+    duration, fps = _timing(container, stream, lambda: _open(path, limits))
+    limits.check_frame_rate(fps)
+    _check_length(duration, max_seconds)
+    check_index_complete(container, path)
     first = _first_frame(container, stream)
-    _check_late_frame(container, stream, duration)
+    limits.check_picture(first.width, first.height)  # headers may not have said
+    last = check_reaches_end(container, duration, fps, lambda: _open(path, limits))
+    # The pictures may go on far past what the container declares.
+    _check_length(last, max_seconds, f" (the file declares {duration:.0f} s)")
     return _describe(container, stream, first, duration, fps)
+
+
+def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
+    if not container.streams.video:
+        if container.streams.audio:
+            raise UnreadableVideo("The file contains only audio, no video. Upload a video.")
+        raise UnreadableVideo("The file contains no video stream. Upload a video.")
+    return container.streams.video[0]
+
+
+def _check_length(seconds: float, max_seconds: float | None, declared: str = "") -> None:
+    if max_seconds is None or seconds <= max_seconds:
+        return
+    raise VideoTooLong(f"The video is {seconds:.0f} s long{declared}; the limit is "
+                       f"{max_seconds:.0f} s. Trim it and upload it again.")
 
 
 def _is_still_image(container: av.container.InputContainer, stream: av.VideoStream) -> bool:
@@ -135,6 +165,16 @@ def _codec_name(stream: av.VideoStream) -> str:
     return str(stream.codec_context.codec.canonical_name)
 
 
+def _timing(container: av.container.InputContainer, stream: av.VideoStream,
+            reopen: Opener) -> tuple[float, float]:
+    """(duration, frame rate), each checked against the other."""
+    rate = _frame_rate(stream)
+    duration = _duration(container, stream, rate, reopen)
+    if duration <= 0 or not math.isfinite(duration):
+        raise UnreadableVideo("The video has no duration: it is empty or damaged.")
+    return duration, _plausible_rate(rate, duration, stream.frames or 0)
+
+
 def _frame_rate(stream: av.VideoStream) -> float:
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     if not rate or rate <= 0:
@@ -142,39 +182,23 @@ def _frame_rate(stream: av.VideoStream) -> float:
     return float(rate)
 
 
+def _plausible_rate(rate: float, duration: float, frames: int) -> float:
+    """One frame cannot outlast the whole video: such a rate comes from a broken time base
+    (an MP4 track timescale of 1 makes each frame last hundreds of seconds), so count
+    the frames over the duration instead."""
+    if 1 / rate <= duration * 1.01 or frames < 2:  # 1 %: rounding of a one-frame video
+        return rate
+    return frames / duration
+
+
 def _duration(container: av.container.InputContainer, stream: av.VideoStream,
-              fps: float) -> float:
+              fps: float, reopen: Opener) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration:
         return container.duration / av.time_base
-    span = _scan_duration(container, stream)
-    return span + 1 / fps if span > 0 else 0.0  # the last frame lasts one frame too
-
-
-def _scan_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
-    """Some files (browser recordings) carry no duration: read packet times instead."""
-    last = start = None
-    for packet in container.demux(stream):
-        if packet.pts is not None:
-            start = packet.pts if start is None else min(start, packet.pts)
-            last = packet.pts if last is None else max(last, packet.pts)
-    container.seek(0)
-    if last is None or start is None or stream.time_base is None:
-        return 0.0
-    return float((last - start) * stream.time_base)
-
-
-def _check_index_complete(container: av.container.InputContainer, path: Path) -> None:
-    """An MP4 index pointing past the end of the file means the upload was cut short."""
-    size = path.stat().st_size
-    for s in container.streams:
-        entries = getattr(s, "index_entries", None)
-        if entries and max(e.pos + e.size for e in entries) > size:
-            raise UnreadableVideo(
-                "The video file is truncated: its index refers to data beyond the end of "
-                "the file, which usually means the upload was interrupted. "
-                "Upload the complete file.")
+    # Browser recordings and raw H.264/HEVC streams declare no duration: measure it.
+    return measure_duration(reopen, fps)
 
 
 def _first_frame(container: av.container.InputContainer,
@@ -184,35 +208,8 @@ def _first_frame(container: av.container.InputContainer,
             return frame
     except av.FFmpegError as exc:
         raise UnreadableVideo(f"The first frame of the video could not be decoded; the file "
-                              f"is damaged. ({_brief(exc)})") from exc
+                              f"is damaged. ({brief(exc)})") from exc
     raise UnreadableVideo("The video stream holds no picture: the file is damaged or empty.")
-
-
-def _check_late_frame(container: av.container.InputContainer, stream: av.VideoStream,
-                      duration: float) -> None:
-    """Seek near the end and read up to it: catches files whose index looks whole but
-    whose data stops early (e.g. a faststart MP4 cut in the middle)."""
-    tb = stream.time_base or Fraction(1, av.time_base)
-    start = (stream.start_time or 0) * tb
-    target = int((float(start) + LATE_CHECK_AT * duration) / tb)
-    decoded = reached = False
-    try:
-        container.seek(target, stream=stream, backward=True)
-        for packet in container.demux(stream):
-            if packet.size == 0:  # the flush packet: end of data
-                break
-            if not decoded:
-                decoded = bool(stream.codec_context.decode(packet))
-            if packet.pts is not None and packet.pts >= target:
-                reached = True
-            if decoded and reached:
-                return
-    except av.FFmpegError as exc:
-        raise UnreadableVideo(f"The end of the video could not be decoded; the file is "
-                              f"damaged or incomplete. ({_brief(exc)})") from exc
-    raise UnreadableVideo(
-        f"The video stops early: no picture could be read near {LATE_CHECK_AT * duration:.1f} s "
-        f"of its {duration:.1f} s. The file is truncated or damaged; upload it again.")
 
 
 def _describe(container: av.container.InputContainer, stream: av.VideoStream,

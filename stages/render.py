@@ -20,6 +20,7 @@ import av
 from stages.context import StageContext
 from stages.errors import MissingInput, RenderFailed
 from stages.ffmpeg import ffmpeg_exe
+from stages.limits import MediaLimits, decoder_guard, ffmpeg_guard
 from stages.probe import VideoInfo
 from stages.workspace import HIGHLIGHTS, PROBE, REEL, REEL_META, SOURCE
 
@@ -68,14 +69,20 @@ def _clock(micros: int) -> str:
 
 
 def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-             with_audio: bool, out_path: Path, crossfade_us: int = 0, fps: float = 0.0
-             ) -> list[str]:
-    """One accurately seeked input per cut (start, duration in µs), joined by ``concat``."""
+             with_audio: bool, out_path: Path, crossfade_us: int = 0, fps: float = 0.0,
+             seekable: bool = True, max_pixels: int | None = None) -> list[str]:
+    """One accurately seeked input per cut (start, duration in µs), joined by ``concat``;
+    no decoder allocates a picture over ``max_pixels``."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for start, duration in cuts:
-        cmd += ["-ss", _clock(start), "-t", _clock(duration), "-i", str(source)]
-    graph = (_crossfade_graph(cuts, size, with_audio, crossfade_us, fps) if crossfade_us
-             else _filtergraph(cuts, size, with_audio))
+        # ffmpeg's -ss drops every frame of a raw H.264/HEVC stream (it cannot seek in one):
+        # such an input is read from its start and cut by a trim filter instead.
+        seek = ["-ss", _clock(start)] if seekable else []
+        cmd += [*ffmpeg_guard(max_pixels), *seek,
+                "-t", _clock(duration if seekable else start + duration), "-i", str(source)]
+    trim = not seekable
+    graph = (_crossfade_graph(cuts, size, with_audio, crossfade_us, fps, trim) if crossfade_us
+             else _filtergraph(cuts, size, with_audio, trim))
     cmd += ["-filter_complex", graph, "-map", "[v]",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
             "-pix_fmt", "yuv420p"]
@@ -87,37 +94,41 @@ def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int
 
 
 def _segment_chains(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-                    with_audio: bool, fps: float = 0.0) -> list[str]:
-    """Per cut: upright square-pixel video [v<i>] and, with sound, exact-length audio [a<i>]."""
+                    with_audio: bool, fps: float = 0.0, trim: bool = False) -> list[str]:
+    """Per cut: upright square-pixel video [v<i>] and, with sound, exact-length audio [a<i>];
+    ``trim``: the inputs start at the file's start, not at their cut."""
     width, height = size
     rate = f"fps={fps:.6f}," if fps else ""  # xfade needs one constant rate on both sides
     chains = []
-    for i, (_, duration) in enumerate(cuts):
+    for i, (start, duration) in enumerate(cuts):
+        cut, audio_cut = (f"trim=start={start}us,", f"atrim=start={start}us,") if trim \
+            else ("", "")
         # Frames arrive already upright (ffmpeg autorotates); make the pixels square.
-        chains.append(f"[{i}:v:0]{rate}scale={width}:{height},setsar=1,format=yuv420p,"
+        chains.append(f"[{i}:v:0]{cut}{rate}scale={width}:{height},setsar=1,format=yuv420p,"
                       f"setpts=PTS-STARTPTS[v{i}]")
         if with_audio:
             # Exactly the cut's length of audio, silence wherever the source has none (late
             # start, early end, none at all): concat would otherwise shift later segments.
             # Timestamps are recounted from samples: an empty input has none to shift.
-            chains.append(f"[{i}:a:0]aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
+            chains.append(f"[{i}:a:0]{audio_cut}"
+                          f"aformat=sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
                           f"aresample=async=1:first_pts=0,apad=whole_dur={duration}us,"
                           f"atrim=duration={duration}us,asetpts=N/SR/TB[a{i}]")
     return chains
 
 
 def _filtergraph(cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-                 with_audio: bool) -> str:
+                 with_audio: bool, trim: bool = False) -> str:
     pads = "".join(f"[v{i}][a{i}]" if with_audio else f"[v{i}]" for i in range(len(cuts)))
     outputs = "[v][a]" if with_audio else "[v]"
     concat = f"{pads}concat=n={len(cuts)}:v=1:a={int(with_audio)}{outputs}"
-    return ";".join([*_segment_chains(cuts, size, with_audio), concat])
+    return ";".join([*_segment_chains(cuts, size, with_audio, trim=trim), concat])
 
 
 def _crossfade_graph(cuts: Sequence[tuple[int, int]], size: tuple[int, int], with_audio: bool,
-                     crossfade_us: int, fps: float) -> str:
+                     crossfade_us: int, fps: float, trim: bool = False) -> str:
     """Overlap neighbours by ``crossfade_us``: the reel gets shorter by that much per join."""
-    chains = _segment_chains(cuts, size, with_audio, fps)
+    chains = _segment_chains(cuts, size, with_audio, fps, trim)
     video, audio, elapsed = "[v0]", "[a0]", cuts[0][1]
     for i in range(1, len(cuts)):
         last = i == len(cuts) - 1
@@ -135,7 +146,8 @@ def _crossfade_graph(cuts: Sequence[tuple[int, int]], size: tuple[int, int], wit
 
 def render_reel(source: Path, segments: Sequence[tuple[float, float]], info: VideoInfo,
                 out_path: Path, max_height: int,
-                on_progress: Callable[[float], None], crossfade: float = 0.0) -> Reel | None:
+                on_progress: Callable[[float], None], crossfade: float = 0.0,
+                max_pixels: int | None = None) -> Reel | None:
     """Write the reel of ``segments`` (seconds) to ``out_path``; None when there is nothing to cut.
 
     ``on_progress`` gets fractions in [0, 1] at least every quarter second; if it raises
@@ -148,7 +160,8 @@ def render_reel(source: Path, segments: Sequence[tuple[float, float]], info: Vid
                      max_height)
     # A crossfade never eats more than half of the shortest segment.
     crossfade_us = min(_micros(crossfade), min(d for _, d in cuts) // 2) if crossfade > 0 else 0
-    cmd = _command(source, cuts, size, info.has_audio, out_path, crossfade_us, info.fps)
+    cmd = _command(source, cuts, size, info.has_audio, out_path, crossfade_us, info.fps,
+                   seekable(source, max_pixels), max_pixels)
     total = (sum(duration for _, duration in cuts) - crossfade_us * (len(cuts) - 1)) / 1e6
     try:
         _run_ffmpeg(cmd, total, on_progress)
@@ -216,6 +229,17 @@ def _read_tail(stream: IO[str], tail: collections.deque[str]) -> None:
         tail.append(line)
 
 
+def seekable(path: Path, max_pixels: int | None = None) -> bool:
+    """Whether ffmpeg can seek in ``path`` (raw H.264/HEVC streams: no)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore",
+                     options=decoder_guard(max_pixels)) as container:
+            container.seek(0)
+    except av.FFmpegError:
+        return False
+    return True
+
+
 def measure_reel(path: Path) -> Reel:
     """Duration and size of the written file, read back rather than assumed."""
     try:
@@ -239,7 +263,8 @@ def run(ctx: StageContext) -> None:
     info = VideoInfo.from_dict(ws.read_json(PROBE))
     segments = [(s["start"], s["end"]) for s in ws.read_json(HIGHLIGHTS)["segments"]]
     reel = render_reel(ws.path(SOURCE), segments, info, ws.temp_path(REEL),
-                       ctx.options.render_max_height, ctx.progress, ctx.options.crossfade)
+                       ctx.options.render_max_height, ctx.progress, ctx.options.crossfade,
+                       MediaLimits.of(ctx.options).max_pixels)
     if reel is None:
         return
     ws.commit(REEL)

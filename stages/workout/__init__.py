@@ -13,12 +13,13 @@ import numpy as np
 from stages.context import StageContext
 from stages.errors import MissingInput
 from stages.framecache import FrameCache
+from stages.probe import VideoInfo
 from stages.workout.activity import find_activity
 from stages.workout.search import sets_in_spans
 from stages.workout.sets import RepSet
 from stages.workout.signal import SubjectView
 from stages.workout.stabilise import stable_frames
-from stages.workspace import SCORES, WORKOUT
+from stages.workspace import PROBE, SCORES, WORKOUT
 
 BATCH = 256  # cache frames per read: one progress report (and cancel check) each
 STABILISE_SHARE = 0.8  # of the stage's progress: reading and stabilising the frames
@@ -44,11 +45,13 @@ class FrameSource(Protocol):
 
 
 def analyze(frames: FrameSource, on_progress: Callable[[float], None],
-            cuts: Sequence[int] = ()) -> dict[str, Any]:
-    """The WORKOUT document for a frame cache; ``cuts`` are frames that start a new shot."""
+            cuts: Sequence[int] = (), duration: float | None = None) -> dict[str, Any]:
+    """The WORKOUT document for a frame cache; ``cuts`` are frames that start a new shot;
+    ``duration``: the video's (default: up to the end of the last cached frame)."""
     count, fps = int(frames.count), float(frames.fps)
     times = np.asarray(frames.times, dtype=np.float64)[:count]
-    duration = float(times[-1] + 1.0 / fps) if count and fps > 0 else 0.0
+    if duration is None:
+        duration = float(times[-1] + 1.0 / fps) if count and fps > 0 else 0.0
     if count < 2 or fps <= 0 or len(times) < count:
         return summary([], duration, NO_FRAMES)
     stable = stable_frames(frames.batches(BATCH), count,
@@ -88,12 +91,16 @@ def summary(sets: list[dict[str, Any]], duration: float, reason: str | None) -> 
 
 
 def run(ctx: StageContext) -> None:
-    """Read the frame cache and the cuts the score stage found, write WORKOUT."""
+    """Read the frame cache, the video's duration and the cuts the score stage found, write
+    WORKOUT."""
     ws = ctx.workspace
-    if not ws.exists(SCORES):
-        raise MissingInput(f"workout needs {SCORES}")
+    for needed in (SCORES, PROBE):
+        if not ws.exists(needed):
+            raise MissingInput(f"workout needs {needed}")
     with np.load(ws.path(SCORES)) as scores:
         cuts = np.asarray(scores["cuts"], dtype=np.int64) if "cuts" in scores else ()
     frames = FrameCache.open(ws)
-    ws.write_json(WORKOUT, analyze(frames, ctx.progress, [int(c) for c in cuts]))
+    # Rest counts to the video's end as decode measured it, like the results' duration.
+    duration = VideoInfo.from_dict(ws.read_json(PROBE)).duration
+    ws.write_json(WORKOUT, analyze(frames, ctx.progress, [int(c) for c in cuts], duration))
     ctx.progress(1.0)

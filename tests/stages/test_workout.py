@@ -13,8 +13,9 @@ import pytest
 from stages import decode, score, workout
 from stages.context import NullContext
 from stages.errors import MissingInput, StageCancelled
+from stages.probe import VideoInfo
 from stages.workout import analyze
-from stages.workspace import SCORES, SOURCE, WORKOUT, Workspace
+from stages.workspace import PROBE, SCORES, SOURCE, WORKOUT, Workspace
 from tests.groundtruth.workout import ClipSpec, frames, plan, truth, write_clip
 from tests.stages.conftest import CancelAfter, leftovers
 
@@ -128,12 +129,16 @@ def test_degenerate_caches_never_raise(count: int, shape: tuple[int, int], fps: 
 
 
 def write_inputs(ws: Workspace, source: MemoryFrames) -> None:
-    """The frame cache and SCORES the decode and score stages would have written."""
+    """The frame cache, PROBE and SCORES the decode and score stages would have written."""
     from stages.framecache import FrameCacheWriter
 
     with FrameCacheWriter(ws, *source.frames.shape[1:]) as writer:
         writer.append(source.frames)
         writer.close(source.times, source.fps)
+    count, height, width = source.frames.shape
+    duration = float(source.times[-1]) + 1 / source.fps
+    ws.write_json(PROBE, VideoInfo(duration, source.fps, width, height, width, height, 0, 1.0,
+                                   False, 0, 0, "h264", count).to_dict())
     np.savez(ws.path(SCORES), times=source.times, cuts=np.zeros(0, np.int64))
 
 
