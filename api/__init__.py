@@ -9,6 +9,7 @@ from quart import Quart
 from api.cors import install_cors
 from api.errors import register_error_handlers
 from api.routes import health, legacy, video
+from api.server_errors import install_hypercorn_problems
 from api.services import Services
 from api.upload import MULTIPART_OVERHEAD
 from queues.connection import async_redis, session_store, web_redis
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None, *,
                sync_client: redis.Redis | None = None) -> Quart:
     """App factory; tests pass fakeredis clients, production builds them from settings."""
     settings = settings or Settings.from_env()
+    install_hypercorn_problems()  # hypercorn's own error answers get problem+json bodies too
     app = Quart(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
@@ -30,6 +32,12 @@ def create_app(settings: Settings | None = None, *,
         RESPONSE_TIMEOUT=None,  # the reel download of a slow client, the legacy wait
         PROPAGATE_EXCEPTIONS=False,
     )
+    # werkzeug redirects a path with "//", and one missing a rule's trailing slash: a 308
+    # with an HTML body that error handlers never see (and a client following it re-sends a
+    # whole upload). Instead "//" paths are unknown (404 problem+json) and a trailing slash
+    # is optional, so routing never redirects. (Set before any rule binds.)
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
     register_error_handlers(app)
     install_cors(app, settings.cors_origins)
     for blueprint in (video.bp, legacy.bp, health.bp):

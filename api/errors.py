@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import redis
-from quart import Quart, Response, json
+from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
 from stages.errors import StageError
@@ -29,6 +30,10 @@ class ApiError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+    def headers(self) -> dict[str, str]:
+        """Headers the answer needs beside the problem body."""
+        return {}
 
 
 class BadRequest(ApiError):
@@ -82,20 +87,73 @@ class RequestTimeout(ApiError):
         "upload_stalled"
 
 
+class UploadTooSlow(RequestTimeout):
+    """The upload took longer than the deadline, or trickled below the minimum rate."""
+
+    title, type, code = "Upload too slow", "/problems/upload-too-slow", "upload_too_slow"
+
+
+class RangeNotSatisfiable(ApiError):
+    """The Range header asks for bytes we cannot serve (malformed, several, past the end)."""
+
+    status, title, type, code = 416, "Range not satisfiable", "/problems/range", \
+        "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The file has {size} bytes; ask for one range inside it, e.g. "
+                         "'bytes=0-1023' or 'bytes=-1024'.")
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}", "Accept-Ranges": "bytes"}
+
+
+class MalformedRequest(ApiError):
+    """The request is not valid HTTP/1.1 (answered by the server before the app sees it)."""
+
+    status, title, type, code = 400, "Malformed request", "/problems/malformed-request", \
+        "malformed_request"
+
+
+class TransferCodingNotImplemented(ApiError):
+    """The request's Transfer-Encoding is one the server does not implement."""
+
+    status, title, type, code = 501, "Transfer coding not implemented", \
+        "/problems/transfer-coding", "transfer_coding_not_implemented"
+
+
+class HeadersTooLarge(ApiError):
+    """The request line and headers exceed the server's limit."""
+
+    status, title, type, code = 431, "Request headers too large", \
+        "/problems/headers-too-large", "headers_too_large"
+
+
 class GatewayTimeout(ApiError):
     """A synchronous analysis took longer than the configured timeout."""
 
     status, title, type, code = 504, "Analysis timed out", "/problems/timeout", "timeout"
 
 
+def problem_json(status: int, title: str, detail: str, type_: str = "about:blank",
+                 **extra: Any) -> bytes:
+    """The only place a problem+json body is built (the server's own errors use it too)."""
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return json.dumps(body).encode()
+
+
 def problem(status: int, title: str, detail: str, type_: str = "about:blank",
             **extra: Any) -> Response:
-    """The only place a problem+json body is built."""
-    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    response = Response(json.dumps(body), status=status, content_type=PROBLEM_JSON)
+    response = Response(problem_json(status, title, detail, type_, **extra), status=status,
+                        content_type=PROBLEM_JSON)
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
     return response
+
+
+def error_json(error: ApiError) -> bytes:
+    return problem_json(error.status, error.title, error.detail, error.type, code=error.code,
+                        **error.extra)
 
 
 def from_stage_error(error: StageError, **extra: Any) -> ApiError:
@@ -107,8 +165,10 @@ def from_stage_error(error: StageError, **extra: Any) -> ApiError:
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def api_error(error: ApiError) -> Response:
-        return problem(error.status, error.title, error.detail, error.type, code=error.code,
-                       **error.extra)
+        response = problem(error.status, error.title, error.detail, error.type,
+                           code=error.code, **error.extra)
+        response.headers.update(error.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:

@@ -1,12 +1,22 @@
-"""Turns the upload's form fields into validated analysis options (400 on anything off)."""
+"""Turns the upload's form fields into validated analysis options (400 on anything off).
+
+Values are taken verbatim: no whitespace is trimmed anywhere (" 12 " is refused, not
+guessed at). Numbers are plain ASCII decimals: digits only for whole numbers; one leading
+sign and one decimal point allowed where a fraction makes sense. ``int()``/``float()``
+alone would also take "1_0", "١٢", " 12 ", "1e3", "inf" and 400-digit numbers.
+"""
 
 from __future__ import annotations
 
-import math
+import re
 
 from api.errors import BadRequest
 from queues.settings import Settings
 from stages.options import ANALYSES, AnalysisOptions
+
+WHOLE_NUMBER = re.compile(r"[0-9]+")
+DECIMAL_NUMBER = re.compile(r"[+-]?[0-9]*\.?[0-9]+")
+MAX_NUMBER_CHARS = 32  # beyond what JavaScript's String(number) writes in decimal form
 
 
 def parse_options(fields: dict[str, str], settings: Settings,
@@ -39,10 +49,12 @@ def parse_options(fields: dict[str, str], settings: Settings,
 
 
 def _number(name: str, raw: str, low: float, high: float, integer: bool = False) -> float:
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a {'whole ' if integer else ''}number.") from None
-    if not math.isfinite(value) or not low <= value <= high:
+    grammar = WHOLE_NUMBER if integer else DECIMAL_NUMBER
+    if len(raw) > MAX_NUMBER_CHARS or not grammar.fullmatch(raw):
+        kind = "a whole number in plain digits" if integer else \
+            "a number in plain digits (e.g. 2.5)"
+        raise BadRequest(f"'{name}' must be {kind} between {low:g} and {high:g}.")
+    value = int(raw) if integer else float(raw)
+    if not low <= value <= high:
         raise BadRequest(f"'{name}' must be between {low:g} and {high:g}.")
     return value

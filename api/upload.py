@@ -1,4 +1,5 @@
-"""Streams a multipart upload straight into a session workspace, enforcing the size limit.
+"""Streams a multipart upload straight into a session workspace, enforcing the size limit
+and the pace (api.pace).
 
 The body is parsed incrementally (werkzeug's sans-IO decoder) so a large video never sits
 in memory; the client's filename is ignored: the file is always stored as ``source``.
@@ -13,7 +14,8 @@ from typing import BinaryIO
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from api.errors import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedVideo
+from api.errors import BadRequest, PayloadTooLarge, UnsupportedVideo
+from api.pace import UploadLimits, UploadPace
 from stages.workspace import SOURCE, Workspace
 
 FILE_PARTS = ("file", "video")  # accepted names of the video part
@@ -77,7 +79,8 @@ class _Receiver:
                 raise BadRequest("A form field is too long.")
             if not event.more_data:
                 name = self._part.removeprefix("field:")
-                self.fields[name] = self._field_buffer.decode("utf-8", errors="replace").strip()
+                # verbatim: api.options refuses what it cannot read rather than trimming it
+                self.fields[name] = self._field_buffer.decode("utf-8", errors="replace")
                 self.check_fields(self.fields)  # a bad option fails before the video arrives
 
     async def close(self) -> None:
@@ -86,7 +89,7 @@ class _Receiver:
 
 
 async def receive_upload(content_type: str | None, body: AsyncIterable[bytes],
-                         workspace: Workspace, max_bytes: int, idle_timeout: float,
+                         workspace: Workspace, limits: UploadLimits,
                          check_fields: FieldCheck) -> dict[str, str]:
     """Write the video part to ``workspace`` as SOURCE; return the other form fields.
 
@@ -97,20 +100,21 @@ async def receive_upload(content_type: str | None, body: AsyncIterable[bytes],
     if mimetype != "multipart/form-data" or not boundary:
         raise BadRequest("Send the video as multipart/form-data in a part named 'file'.")
     decoder = MultipartDecoder(boundary.encode(), max_parts=MAX_FIELDS + len(FILE_PARTS))
-    receiver = _Receiver(workspace, max_bytes, check_fields)
-    total, limit = 0, max_bytes + MULTIPART_OVERHEAD  # every part counts, not just the video
+    receiver = _Receiver(workspace, limits.max_bytes, check_fields)
+    total, limit = 0, limits.max_bytes + MULTIPART_OVERHEAD  # every part counts, not just video
+    pace = UploadPace(limits)
     chunks = aiter(body)
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(anext(chunks), idle_timeout)
+                chunk = await asyncio.wait_for(anext(chunks), pace.wait_budget())
             except StopAsyncIteration:
                 decoder.receive_data(None)
                 await _drain(decoder, receiver)
                 break
             except TimeoutError:
-                raise RequestTimeout(f"Nothing was received for {idle_timeout:g} s; the upload "
-                                     "was abandoned. Please try again.") from None
+                raise pace.nothing_arrived() from None
+            pace.received(len(chunk))
             total += len(chunk)
             if total > limit:
                 raise PayloadTooLarge("The upload exceeds the server's size limit.")

@@ -24,6 +24,9 @@ class Settings:
     queue_name: str = "pipeline"  # RQ queue every stage job goes to
     max_upload_bytes: int = 1024 * 1024 * 1024  # uploads above this get 413 while streaming
     max_video_seconds: float = 900.0  # longer videos are refused (422)
+    max_picture_side: int = 4096  # pictures wider or taller than this (pixels) are refused
+    max_frame_rate: float = 240.0  # videos with more frames per second are refused (422)
+    max_streams: int = 16  # files with more streams (tracks of any kind) are refused (422)
     session_ttl: int = 24 * 3600  # a session and its files live this long after it ends
     tombstone_ttl: int = 7 * 24 * 3600  # how long a deleted id answers 410 before 404
     upload_stale_seconds: int = 3600  # a workspace with no session this old is swept
@@ -35,6 +38,8 @@ class Settings:
     shutdown_grace: float = 10.0  # on SIGTERM a stage must stop within this, or is killed
     redis_timeout: float = 0.4  # web: a Redis call not answered within this gets 503
     upload_idle_timeout: float = 60.0  # an upload that sends nothing this long gets 408
+    upload_deadline: float = 3600.0  # one upload body must arrive within this (else 408)
+    upload_min_rate: int = 8192  # bytes/s an upload must average per idle-timeout window
     legacy_timeout: float = 300.0  # synchronous endpoints answer 504 after this
     poll_interval: int = 1  # Retry-After sent while a session runs
     cors_origins: tuple[str, ...] = ()  # allowed frontend origins; "*" for any
@@ -62,6 +67,7 @@ class Settings:
 
     def validate(self) -> None:
         positive = ("max_upload_bytes", "upload_idle_timeout", "max_video_seconds",
+                    "max_picture_side", "max_frame_rate", "max_streams",
                     "max_attempts", "lease_seconds", "shutdown_grace", "redis_timeout",
                     "session_ttl", "tombstone_ttl", "sweep_interval", "stage_timeout",
                     "legacy_timeout", "poll_interval",
@@ -76,6 +82,10 @@ class Settings:
             raise SettingsError("SHUTDOWN_GRACE must stay below the platform's 30 s SIGKILL")
         if self.render_crossfade < 0:
             raise SettingsError("RENDER_CROSSFADE must be 0 or more")
+        if not self.upload_deadline > self.upload_idle_timeout:  # also refuses nan
+            raise SettingsError("UPLOAD_DEADLINE must exceed UPLOAD_IDLE_TIMEOUT")
+        if self.upload_min_rate < 0:
+            raise SettingsError("UPLOAD_MIN_RATE must be 0 (off) or more bytes per second")
 
     @property
     def repair_interval(self) -> float:
@@ -90,7 +100,10 @@ class Settings:
                     analysis_max_fps=self.analysis_max_fps,
                     render_max_height=self.render_max_height,
                     crossfade=self.render_crossfade,
-                    max_video_seconds=self.max_video_seconds)
+                    max_video_seconds=self.max_video_seconds,
+                    max_picture_side=self.max_picture_side,
+                    max_frame_rate=self.max_frame_rate,
+                    max_streams=self.max_streams)
         base.update(overrides)
         return AnalysisOptions(**base)  # type: ignore[arg-type]
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify, send_file
+from quart import Blueprint, Response, current_app, jsonify
 
 from api.errors import Conflict, Gone, NotFound
 from api.intake import accept_upload
 from api.lookup import load_session
+from api.ranges import send_file_ranged
 from api.services import services
 from queues.cancel import enforce_cancel, request_cancel
 from queues.connection import pipeline_queue
@@ -95,7 +96,7 @@ async def reel(session_id: str) -> Response:
         return status_response(session, 202)
     path = services().storage.open(session_id, inputs=session.outputs).path(REEL)
     try:
-        response = await send_file(path, mimetype="video/mp4", conditional=True)
+        response = await send_file_ranged(path, "video/mp4")
     except FileNotFoundError:
         raise NotFound("This session has no reel (rendering was off or nothing was selected).",
                        session_id=session_id) from None

@@ -103,8 +103,10 @@ async def test_non_multipart_is_400(client: QuartClient) -> None:
 @pytest.mark.parametrize("form", [
     {"analysis": "dance"}, {"target_duration": "-3"}, {"target_duration": "abc"},
     {"target_duration": "nan"}, {"max_highlights": "0"}, {"max_highlights": "2.5"},
-    {"render": "maybe"},
-], ids=lambda f: "-".join(f"{k}={v}" for k, v in f.items()))
+    {"render": "maybe"}, {"max_highlights": "1" * 400}, {"target_duration": "9" * 400},
+    {"padding": "1" * 400 + ".5"}, {"max_highlights": " 12 "}, {"max_highlights": "1_0"},
+    {"max_highlights": "١٢"}, {"target_duration": "1e1"}, {"analysis": " all"},
+], ids=lambda f: "-".join(f"{k}={v[:12]}" for k, v in f.items()))
 async def test_bad_options_are_400(client: QuartClient, small_video: Path, settings: Settings,
                                    form: dict[str, str]) -> None:
     response = await upload(client, small_video, **form)
@@ -174,6 +176,7 @@ async def test_file_sent_as_a_plain_field_is_explained(client: QuartClient) -> N
 
 async def test_stalled_upload_times_out(tmp_path: Path) -> None:
     from api.errors import RequestTimeout
+    from api.pace import UploadLimits
     from api.upload import receive_upload
     from stages.workspace import Storage
 
@@ -182,9 +185,11 @@ async def test_stalled_upload_times_out(tmp_path: Path) -> None:
         await asyncio.sleep(5)
 
     workspace = Storage(tmp_path).create("S" * 32)
-    with pytest.raises(RequestTimeout):
+    limits = UploadLimits(1000, idle_timeout=0.1, deadline=10, min_rate=0)
+    with pytest.raises(RequestTimeout) as caught:
         await receive_upload("multipart/form-data; boundary=b", stalling_body(), workspace,
-                             1000, idle_timeout=0.1, check_fields=lambda fields: None)
+                             limits, check_fields=lambda fields: None)
+    assert caught.value.code == "upload_stalled"
 
 
 async def test_selection_can_be_steered(client: QuartClient, small_video: Path,

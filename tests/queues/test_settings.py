@@ -19,7 +19,9 @@ def test_defaults_and_parsing() -> None:
 
 
 @pytest.mark.parametrize("env", [{"SESSION_TTL": "soon"}, {"WORKERS": "0"},
-                                 {"MAX_UPLOAD_BYTES": "-1"}])
+                                 {"MAX_UPLOAD_BYTES": "-1"}, {"UPLOAD_DEADLINE": "30"},
+                                 {"UPLOAD_DEADLINE": "nan"}, {"UPLOAD_MIN_RATE": "-1"},
+                                 {"UPLOAD_MIN_RATE": "8k"}])
 def test_bad_values_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env(env)
@@ -30,3 +32,14 @@ def test_analysis_options_take_server_defaults() -> None:
     options = s.analysis_options(analysis="workout")
     assert options.target_duration == 12 and options.render_max_height == 480
     assert options.analysis == "workout"
+
+
+def test_media_limits_reach_the_analysis_options() -> None:
+    s = Settings.from_env({"MAX_PICTURE_SIDE": "1920", "MAX_FRAME_RATE": "60",
+                           "MAX_STREAMS": "4"})
+    options = s.analysis_options()
+    assert (options.max_picture_side, options.max_frame_rate, options.max_streams) == \
+        (1920, 60.0, 4)
+    for name in ("MAX_PICTURE_SIDE", "MAX_FRAME_RATE", "MAX_STREAMS"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "0"})
