@@ -49,8 +49,10 @@ from stages import decode, results, score, select  # noqa: E402
 from stages.context import NullContext  # noqa: E402
 from stages.options import AnalysisOptions  # noqa: E402
 from stages.probe import VideoInfo  # noqa: E402
+from stages.records.highlights import Selection  # noqa: E402
+from stages.records.scores import FrameScores  # noqa: E402
 from stages.render import render_reel  # noqa: E402
-from stages.workspace import HIGHLIGHTS, PROBE, SOURCE, Storage, Workspace  # noqa: E402
+from stages.workspace import HIGHLIGHTS, SOURCE, Storage, Workspace  # noqa: E402
 from tests.groundtruth.highlights import (  # noqa: E402
     VERSION,
     ClipSpec,
@@ -143,15 +145,15 @@ def evaluate_clip(spec: ClipSpec, video: Path, work: Path, detectors: list[str],
     workspace, seconds = analyse(video, options, work)
     out = ClipResult(spec.name, spec.kind, truth["duration"], seconds)
     frame_times = np.asarray(truth["frame_times"])
-    scores = score.load_scores(workspace)
-    selection = workspace.read_json(HIGHLIGHTS)
-    out.segments = [(s["start"], s["end"]) for s in selection["segments"]]
+    scores = FrameScores.load(workspace)
+    selection = Selection.load(workspace)
+    out.segments = [(s.start, s.end) for s in selection.segments]
     truth_hl = [(h["start"], h["end"]) for h in truth["highlights"]]
     if spec.kind == "highlights":
         out.highlights = match_intervals(out.segments, truth_hl, TIOU)
         out.tau, out.tau_b = rank_agreement(scores, truth_hl, truth["duration"])
     out.straddles = straddled_cuts(out.segments, truth["cut_times"], STRADDLE_REACH)
-    ours = to_frames(scores["times"][scores["cuts"]], frame_times)
+    ours = to_frames(scores.times[scores.cuts], frame_times)
     found = {"ours": (ours, seconds)}  # our time is the whole analysis, decode included
     if detectors:
         theirs, took = scenedetect_cuts(video, detectors)
@@ -174,10 +176,10 @@ def evaluate_clip(spec: ClipSpec, video: Path, work: Path, detectors: list[str],
     return out
 
 
-def rank_agreement(scores: dict[str, np.ndarray], highlights: list[tuple[float, float]],
+def rank_agreement(scores: FrameScores, highlights: list[tuple[float, float]],
                    duration: float) -> tuple[float, float]:
     """(pairwise tau, tau-b) of mean highlight score: injected highlights vs filler windows."""
-    times, level = scores["times"], scores["highlight"].astype(np.float64)
+    times, level = scores.times, scores.highlight.astype(np.float64)
 
     def mean_in(a: float, b: float) -> float:
         inside = level[(times >= a) & (times < b)]
@@ -192,7 +194,7 @@ def rank_agreement(scores: dict[str, np.ndarray], highlights: list[tuple[float, 
 
 def render_and_check(workspace: Workspace, video: Path, truth: dict[str, Any],
                      segments: list[tuple[float, float]]) -> ReelReport:
-    info = VideoInfo.from_dict(workspace.read_json(PROBE))
+    info = VideoInfo.load(workspace)
     reel = workspace.directory / "eval-reel.mp4"
     render_reel(workspace.path(SOURCE), segments, info, reel, 720, lambda _: None)
     return check_reel(reel, video, truth, segments)
@@ -223,10 +225,10 @@ def real_footage(work: Path) -> list[tuple[str, str]]:
     for clip in sorted(data.glob("*.mp4")):
         try:
             ws, seconds = analyse(clip, AnalysisOptions(), work)
-            sel = ws.read_json(HIGHLIGHTS)
-            spans = ", ".join(f"{s['start']:.2f}-{s['end']:.2f}" for s in sel["segments"])
+            sel = Selection.load(ws)
+            spans = ", ".join(f"{s.start:.2f}-{s.end:.2f}" for s in sel.segments)
             rows.append((clip.stem, f"ok in {seconds:.2f} s: [{spans}]"
-                         + (f" reason: {sel['reason']}" if sel["reason"] else "")))
+                         + (f" reason: {sel.reason}" if sel.reason else "")))
         except Exception as exc:  # the eval reports every failure instead of stopping
             rows.append((clip.stem, f"FAILED: {type(exc).__name__}: {exc}"))
     return rows

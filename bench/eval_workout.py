@@ -38,7 +38,8 @@ from bench.workout_metrics import (  # noqa: E402
 )
 from stages import decode, score, workout  # noqa: E402
 from stages.context import NullContext  # noqa: E402
-from stages.workspace import SCORES, SOURCE, WORKOUT, Storage, Workspace  # noqa: E402
+from stages.records.workout import WorkoutAnalysis  # noqa: E402
+from stages.workspace import SCORES, SOURCE, Storage, Workspace  # noqa: E402
 from tests.groundtruth.workout import ClipSpec, suite, write_clip  # noqa: E402
 
 TIERS = (("clean", "Tier 1 (clean: fixed camera, one subject)"),
@@ -64,7 +65,7 @@ def workspace_for(storage: Storage, name: str) -> Workspace:
 
 
 def analyse(clip: Path, storage: Storage, name: str, reuse: bool) -> tuple[dict, dict]:
-    """Run decode -> score -> workout on ``clip``; (WORKOUT json, seconds per stage)."""
+    """Run decode -> score -> workout on ``clip``; (the workout document, seconds per stage)."""
     session = re.sub(r"[^A-Za-z0-9_-]", "-", f"eval-{name}").ljust(22, "x")[:64]
     ws = storage.open(session)
     seconds: dict[str, float] = {}
@@ -80,7 +81,7 @@ def analyse(clip: Path, storage: Storage, name: str, reuse: bool) -> tuple[dict,
     started = time.perf_counter()
     workout.run(NullContext(ws))
     seconds["workout"] = time.perf_counter() - started
-    return ws.read_json(WORKOUT), seconds
+    return WorkoutAnalysis.load(ws).to_dict(), seconds
 
 
 def evaluate(spec: ClipSpec, clips: Path, media: Path, reuse: bool) -> tuple[dict, dict, dict]:

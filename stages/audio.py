@@ -27,7 +27,12 @@ class AudioDecodeFailed(Exception):
 
 @dataclass(frozen=True)
 class AudioEnvelope:
-    rms_db: np.ndarray  # float32 dB relative to full scale, one value per hop
+    """The loudness record: written by the decode stage (:func:`save_envelope`, AUDIO npz
+    of ``rms_db`` and ``hop``), absent when the video has no decodable sound; read by the
+    score stage (:func:`load_envelope`) for its loudness scorer. Hop i covers seconds
+    [i * hop, (i + 1) * hop) of the sound track (the last one may be shorter)."""
+
+    rms_db: np.ndarray  # float32 RMS level in dBFS, one per hop; SILENCE_DB at the least
     hop: float  # seconds
 
     def at(self, times: np.ndarray) -> np.ndarray:

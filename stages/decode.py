@@ -31,7 +31,7 @@ from stages.frametimes import FrameClock, LengthGuard, decoded_duration
 from stages.limits import MediaLimits, ffmpeg_guard
 from stages.options import AnalysisOptions
 from stages.probe import VideoInfo, probe
-from stages.workspace import PROBE, SOURCE, Workspace
+from stages.workspace import SOURCE, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def run(ctx: StageContext) -> None:
         _save_envelope(workspace, source, sound)
     # The one record of the video every later stage and the results read.
     duration = decoded_duration(times, info.fps, info.duration)
-    workspace.write_json(PROBE, replace(info, duration=duration).to_dict())
+    replace(info, duration=duration).save(workspace)
     ctx.progress(1.0)
 
 

@@ -1,6 +1,9 @@
 """On-disk gray analysis frames, written once by decode and read in memmap batches after.
 
-FRAMES raw uint8 (count, h, w); FRAME_TIMES float64 s; FRAMES_META {count, height, width, fps}.
+The frame cache record: written by the decode stage (:class:`FrameCacheWriter`), read by
+the score and workout stages (:meth:`FrameCache.open`). On disk: FRAMES raw uint8
+(count, h, w); FRAME_TIMES float64 seconds (npy); FRAMES_META JSON {count, height, width,
+fps}, written last.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stages.errors import MissingInput
+from stages.records.jsonfile import load_json, save_json
 from stages.workspace import FRAME_TIMES, FRAMES, FRAMES_META, Workspace
 
 
@@ -46,7 +50,7 @@ class FrameCacheWriter:
         self.workspace.commit(FRAMES)
         self.workspace.commit(FRAME_TIMES)
         # The meta file is written last: its presence means the cache is complete.
-        self.workspace.write_json(FRAMES_META, {"count": self.count, "height": self.height,
+        save_json(self.workspace, FRAMES_META, {"count": self.count, "height": self.height,
                                                 "width": self.width, "fps": float(fps)})
 
     def abort(self) -> None:
@@ -65,20 +69,21 @@ class FrameCacheWriter:
 
 @dataclass(frozen=True)
 class FrameCache:
-    """A read-only view of a finished cache."""
+    """A read-only view of a finished cache: the decoded picture, gray, small and upright."""
 
-    count: int
-    height: int
+    count: int  # frames kept (every k-th source frame when the rate is capped)
+    height: int  # pixels, display aspect kept, never upscaled, even
     width: int
-    fps: float
-    times: np.ndarray  # float64 seconds, one per frame
+    fps: float  # kept frames per second (the source rate over k)
+    times: np.ndarray  # float64 seconds of each frame: the source's own timestamps
     frames: np.ndarray  # (count, height, width) uint8 memmap (or an empty array)
 
     @classmethod
     def open(cls, workspace: Workspace) -> FrameCache:
+        missing = "The frame cache is missing: the decode stage has not run."
         if not all(workspace.exists(a) for a in (FRAMES_META, FRAMES, FRAME_TIMES)):
-            raise MissingInput("The frame cache is missing: the decode stage has not run.")
-        meta = workspace.read_json(FRAMES_META)
+            raise MissingInput(missing)
+        meta = load_json(workspace, FRAMES_META, missing)
         count, height, width = int(meta["count"]), int(meta["height"]), int(meta["width"])
         shape = (count, height, width)
         # np.memmap cannot map an empty file.

@@ -15,6 +15,7 @@ import av
 
 from stages.errors import UnreadableVideo, VideoTooLong
 from stages.limits import MediaLimits
+from stages.records.jsonfile import load_json, save_json
 from stages.truncation import (
     Opener,
     brief,
@@ -22,6 +23,7 @@ from stages.truncation import (
     check_reaches_end,
     measure_duration,
 )
+from stages.workspace import PROBE, Workspace
 
 # Demuxers and codecs that mean "a picture", not a clip.
 STILL_FORMATS = frozenset({"image2", "image2pipe"})
@@ -31,20 +33,25 @@ DEFAULT_LIMITS = MediaLimits()
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the pipeline needs to know about a source video."""
+    """What the pipeline needs to know about a source video.
+
+    The probe record: written by the decode stage (PROBE, JSON of these fields) with the
+    length its decoded frames show; read by select, render, workout and results. The web
+    process also probes uploads, but keeps only the verdict.
+    """
 
     duration: float  # seconds
-    fps: float  # average frame rate
-    width: int  # display size: after rotation
+    fps: float  # average frame rate, frames per second
+    width: int  # display size in pixels: after rotation
     height: int
-    coded_width: int  # decoded picture size, before rotation
+    coded_width: int  # decoded picture size in pixels, before rotation
     coded_height: int
     rotation: int  # 0/90/180/270: rotate the decoded picture this much counter-clockwise
     sample_aspect: float  # pixel aspect ratio, 1.0 when unset
-    has_audio: bool
-    audio_channels: int
-    audio_rate: int
-    video_codec: str
+    has_audio: bool  # the file has an audio stream (which may still fail to decode)
+    audio_channels: int  # 0 without audio
+    audio_rate: int  # samples per second, 0 without audio
+    video_codec: str  # the format's name ("h264", "av1")
     frame_count: int  # from the container index when present, else duration * fps
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +61,14 @@ class VideoInfo:
     def from_dict(cls, data: dict[str, Any]) -> VideoInfo:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, workspace: Workspace) -> None:
+        save_json(workspace, PROBE, self.to_dict())
+
+    @classmethod
+    def load(cls, workspace: Workspace) -> VideoInfo:
+        return cls.from_dict(load_json(
+            workspace, PROBE, "The probe result is missing: the decode stage has not run."))
 
 
 def probe(path: Path | str, max_seconds: float | None = None,

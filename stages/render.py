@@ -10,7 +10,6 @@ import math
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -22,24 +21,14 @@ from stages.errors import MissingInput, RenderFailed
 from stages.ffmpeg import ffmpeg_exe
 from stages.limits import MediaLimits, decoder_guard, ffmpeg_guard
 from stages.probe import VideoInfo
-from stages.workspace import HIGHLIGHTS, PROBE, REEL, REEL_META, SOURCE
+from stages.records.highlights import Selection
+from stages.records.reel import Reel
+from stages.workspace import REEL, REEL_META, SOURCE
 
 AUDIO_RATE = 48000  # browsers play every AAC rate, 48 kHz is the common one
 POLL_SECONDS = 0.25  # how often progress (and so cancellation) is checked
 STDERR_LINES = 8  # lines of ffmpeg's stderr kept for the error message
 MIN_CUT_MICROS = 1000  # shorter segments hold no frame and are skipped
-
-
-@dataclass(frozen=True)
-class Reel:
-    """What the rendered file measures, as written to REEL_META."""
-
-    duration: float
-    width: int
-    height: int
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def reel_size(coded_width: int, coded_height: int, rotation: int, sample_aspect: float,
@@ -253,19 +242,20 @@ def measure_reel(path: Path) -> Reel:
 
 
 def run(ctx: StageContext) -> None:
-    """Render HIGHLIGHTS into REEL and REEL_META; no segments means no reel."""
+    """Render the highlights (:class:`Selection`) into REEL, measured by a :class:`Reel`;
+    no segments means no reel."""
     ws = ctx.workspace
-    for artifact in (SOURCE, PROBE, HIGHLIGHTS):
-        if not ws.exists(artifact):
-            raise MissingInput(f"render needs {artifact}")
+    if not ws.exists(SOURCE):
+        raise MissingInput(f"render needs {SOURCE}")
+    info = VideoInfo.load(ws)
+    selection = Selection.load(ws)
     for stale in (REEL, REEL_META):  # a re-run must not leave an older reel behind
         ws.path(stale).unlink(missing_ok=True)
-    info = VideoInfo.from_dict(ws.read_json(PROBE))
-    segments = [(s["start"], s["end"]) for s in ws.read_json(HIGHLIGHTS)["segments"]]
+    segments = [(s.start, s.end) for s in selection.segments]
     reel = render_reel(ws.path(SOURCE), segments, info, ws.temp_path(REEL),
                        ctx.options.render_max_height, ctx.progress, ctx.options.crossfade,
                        MediaLimits.of(ctx.options).max_pixels)
     if reel is None:
         return
     ws.commit(REEL)
-    ws.write_json(REEL_META, reel.to_dict())
+    reel.save(ws)

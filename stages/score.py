@@ -1,6 +1,6 @@
 """Score stage: run the frame scorers over the cache, find hard cuts, combine a highlight score.
 
-SCORES npz: ``times``, one array per scorer, ``highlight`` in [0, 1], ``cuts`` (frame indices).
+Writes :class:`stages.records.scores.FrameScores`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import numpy as np
 from stages.audio import load_envelope
 from stages.context import StageContext
 from stages.cuts import detect_cuts
-from stages.errors import MissingInput
 from stages.framecache import FrameCache
+from stages.records.scores import FrameScores
 from stages.scorers import DEFAULT_SCORERS, FrameBatch, Scorer, make_scorers
-from stages.workspace import SCORES, Workspace
 
 BATCH = 64  # cache frames per scorer call (~10 ms of work at 160 px)
 
@@ -112,27 +111,11 @@ def score_frames(cache: FrameCache, scorers: Sequence[Scorer],
     return out
 
 
-def save_scores(workspace: Workspace, times: np.ndarray, components: Mapping[str, np.ndarray],
-                highlight: np.ndarray, cuts: np.ndarray) -> None:
-    with open(workspace.temp_path(SCORES), "wb") as f:
-        arrays = {**components, "times": times, "highlight": highlight.astype(np.float32),
-                  "cuts": cuts.astype(np.int64)}
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    workspace.commit(SCORES)
-
-
-def load_scores(workspace: Workspace) -> dict[str, np.ndarray]:
-    if not workspace.exists(SCORES):
-        raise MissingInput("The frame scores are missing: the score stage has not run.")
-    with np.load(workspace.path(SCORES)) as data:
-        return {key: data[key] for key in data.files}
-
-
 def run(ctx: StageContext) -> None:
     cache = FrameCache.open(ctx.workspace)
     scorers = make_scorers(DEFAULT_SCORERS, load_envelope(ctx.workspace))
     components = score_frames(cache, scorers, lambda done: ctx.progress(0.95 * done))
     cuts = detect_cuts(components["scene"], components["motion"], cache.fps)
     highlight = combine(components, cache.fps, cuts, cache.times)
-    save_scores(ctx.workspace, cache.times, components, highlight, cuts)
+    FrameScores(cache.times, components, highlight, cuts).save(ctx.workspace)
     ctx.progress(1.0)

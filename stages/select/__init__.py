@@ -8,16 +8,16 @@ ones kept within the count and duration budget (``spans``), all counted in sourc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import numpy as np
 
 from stages.context import StageContext
-from stages.errors import MissingInput
 from stages.options import AnalysisOptions
 from stages.probe import VideoInfo
-from stages.score import load_scores, smooth
+from stages.records.highlights import Segment, Selection
+from stages.records.scores import FrameScores
+from stages.score import smooth
+from stages.scorers.loudness import LoudnessScorer
+from stages.scorers.motion import MotionScorer
 from stages.select.frames import Grid, Limits
 from stages.select.spans import (
     MIN_PEAK,
@@ -29,7 +29,6 @@ from stages.select.spans import (
     pad,
     within_budget,
 )
-from stages.workspace import HIGHLIGHTS, PROBE
 
 ACTIVITY_FLOOR = 0.02  # best score below this: nothing to show
 BASE_PERCENTILE = 25  # the usual score: highlights may fill up to three quarters of a clip
@@ -42,24 +41,6 @@ NOTHING_HAPPENS = ("Nothing moves or makes a sound in this video, so no part of 
                    "out as a highlight.")
 NO_FRAMES = "The video has no analysed frames to choose from."
 NOTHING_ASKED = "No highlights were requested (zero duration or count)."
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float  # seconds: the first frame's time
-    end: float  # seconds: the time after the last frame (exclusive)
-    score: float  # mean highlight score inside, in [0, 1]
-    start_frame: int  # first source frame
-    end_frame: int  # source frame after the last one
-
-
-@dataclass(frozen=True)
-class Selection:
-    segments: list[Segment]  # sorted by start, non-overlapping
-    reason: str | None = None  # why there are no segments
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"segments": [asdict(s) for s in self.segments], "reason": self.reason}
 
 
 def select_highlights(times: np.ndarray, score: np.ndarray, cuts: np.ndarray,
@@ -103,26 +84,25 @@ def _segment(span: Span, grid: Grid, score: np.ndarray) -> Segment:
                    start_frame=start, end_frame=end)
 
 
-def is_still(scores: dict[str, np.ndarray], rate: float) -> bool:
+def is_still(scores: FrameScores, rate: float) -> bool:
     """The picture never moves and the sound (if any) stays quiet."""
     width = round(rate)
-    motion = smooth(scores.get("motion", np.zeros(0)), width)
-    loudness = smooth(scores.get("loudness", np.zeros(0)), width)
+    motion = smooth(scores.component(MotionScorer.name), width)
+    loudness = smooth(scores.component(LoudnessScorer.name), width)
     return (motion.max(initial=0.0) < STILL_MOTION
             and loudness.max(initial=0.0) < QUIET_LOUDNESS)
 
 
 def run(ctx: StageContext) -> None:
+    """Read the probe and the frame scores, write the highlights (:class:`Selection`)."""
     workspace = ctx.workspace
-    if not workspace.exists(PROBE):
-        raise MissingInput("The probe result is missing: the decode stage has not run.")
-    info = VideoInfo.from_dict(workspace.read_json(PROBE))
-    scores = load_scores(workspace)
+    info = VideoInfo.load(workspace)
+    scores = FrameScores.load(workspace)
     ctx.progress(0.5)
-    gaps = np.diff(scores["times"])
+    gaps = np.diff(scores.times)
     rate = 1.0 / float(np.median(gaps)) if len(gaps) and np.median(gaps) > 0 else info.fps
-    selection = select_highlights(scores["times"], scores["highlight"], scores["cuts"],
+    selection = select_highlights(scores.times, scores.highlight, scores.cuts,
                                   info.duration, info.fps, ctx.options,
                                   still=is_still(scores, rate))
-    workspace.write_json(HIGHLIGHTS, selection.to_dict())
+    selection.save(workspace)
     ctx.progress(1.0)

@@ -6,20 +6,20 @@ Rest is every second outside a set; a rep's time is when it is back at the start
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from stages.context import StageContext
-from stages.errors import MissingInput
 from stages.framecache import FrameCache
 from stages.probe import VideoInfo
+from stages.records.scores import FrameScores
+from stages.records.workout import WorkoutAnalysis, WorkoutSet
 from stages.workout.activity import find_activity
 from stages.workout.search import sets_in_spans
 from stages.workout.sets import RepSet
 from stages.workout.signal import SubjectView
 from stages.workout.stabilise import stable_frames
-from stages.workspace import PROBE, SCORES, WORKOUT
 
 BATCH = 256  # cache frames per read: one progress report (and cancel check) each
 STABILISE_SHARE = 0.8  # of the stage's progress: reading and stabilising the frames
@@ -45,8 +45,8 @@ class FrameSource(Protocol):
 
 
 def analyze(frames: FrameSource, on_progress: Callable[[float], None],
-            cuts: Sequence[int] = (), duration: float | None = None) -> dict[str, Any]:
-    """The WORKOUT document for a frame cache; ``cuts`` are frames that start a new shot;
+            cuts: Sequence[int] = (), duration: float | None = None) -> WorkoutAnalysis:
+    """The workout analysis of a frame cache; ``cuts`` are frames that start a new shot;
     ``duration``: the video's (default: up to the end of the last cached frame)."""
     count, fps = int(frames.count), float(frames.fps)
     times = np.asarray(frames.times, dtype=np.float64)[:count]
@@ -69,38 +69,33 @@ def analyze(frames: FrameSource, on_progress: Callable[[float], None],
     return summary(sets, duration, None if sets else NO_REPS)
 
 
-def set_entry(times: np.ndarray, offset: int, found: RepSet) -> dict[str, Any]:
-    """One set of the WORKOUT document; fractional frames become seconds."""
+def set_entry(times: np.ndarray, offset: int, found: RepSet) -> WorkoutSet:
+    """One set of the analysis; fractional frames become seconds."""
     def at(frame: float) -> float:
         return float(np.interp(offset + frame, np.arange(len(times)), times))
 
     start, end = at(found.starts[0]), at(found.ends[-1])
-    return {"start": round(start, 3), "end": round(end, 3), "reps": found.reps,
-            "rep_times": [round(at(f), 3) for f in found.ends],
-            "avg_rep_seconds": round((end - start) / found.reps, 3),
-            "confidence": round(found.confidence, 3)}
+    return WorkoutSet(start=round(start, 3), end=round(end, 3), reps=found.reps,
+                      rep_times=[round(at(f), 3) for f in found.ends],
+                      avg_rep_seconds=round((end - start) / found.reps, 3),
+                      confidence=round(found.confidence, 3))
 
 
-def summary(sets: list[dict[str, Any]], duration: float, reason: str | None) -> dict[str, Any]:
-    active = sum(s["end"] - s["start"] for s in sets)
-    return {"total_reps": sum(s["reps"] for s in sets),
-            "active_seconds": round(active, 3),
-            "rest_seconds": round(max(0.0, duration - active), 3),
-            "sets": sets,
-            "reason": reason}
+def summary(sets: list[WorkoutSet], duration: float, reason: str | None) -> WorkoutAnalysis:
+    active = sum(s.end - s.start for s in sets)
+    return WorkoutAnalysis(total_reps=sum(s.reps for s in sets),
+                           active_seconds=round(active, 3),
+                           rest_seconds=round(max(0.0, duration - active), 3),
+                           sets=sets, reason=reason)
 
 
 def run(ctx: StageContext) -> None:
     """Read the frame cache, the video's duration and the cuts the score stage found, write
-    WORKOUT."""
+    the :class:`WorkoutAnalysis`."""
     ws = ctx.workspace
-    for needed in (SCORES, PROBE):
-        if not ws.exists(needed):
-            raise MissingInput(f"workout needs {needed}")
-    with np.load(ws.path(SCORES)) as scores:
-        cuts = np.asarray(scores["cuts"], dtype=np.int64) if "cuts" in scores else ()
-    frames = FrameCache.open(ws)
+    cuts = FrameScores.load(ws).cuts
     # Rest counts to the video's end as decode measured it, like the results' duration.
-    duration = VideoInfo.from_dict(ws.read_json(PROBE)).duration
-    ws.write_json(WORKOUT, analyze(frames, ctx.progress, [int(c) for c in cuts], duration))
+    duration = VideoInfo.load(ws).duration
+    frames = FrameCache.open(ws)
+    analyze(frames, ctx.progress, [int(c) for c in cuts], duration).save(ws)
     ctx.progress(1.0)

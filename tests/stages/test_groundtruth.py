@@ -15,6 +15,7 @@ from stages import decode, score, select
 from stages.context import NullContext
 from stages.framecache import FrameCache
 from stages.options import AnalysisOptions
+from stages.records.scores import FrameScores
 from stages.workspace import HIGHLIGHTS, Workspace
 from tests.groundtruth.highlights import ClipSpec, generate, load_truth
 
@@ -34,16 +35,16 @@ def clips(video_dir: Path) -> dict[str, Path]:
 
 
 def _analyse(video: Path, workspace_for: WorkspaceFor,
-             options: AnalysisOptions) -> tuple[Workspace, dict[str, np.ndarray]]:
+             options: AnalysisOptions) -> tuple[Workspace, FrameScores]:
     ws = workspace_for(video)
     for stage in (decode, score, select):
         stage.run(NullContext(ws, options))
-    return ws, score.load_scores(ws)
+    return ws, FrameScores.load(ws)
 
 
-def _cut_frames(scores: dict[str, np.ndarray], truth: dict[str, Any]) -> list[int]:
+def _cut_frames(scores: FrameScores, truth: dict[str, Any]) -> list[int]:
     times = np.asarray(truth["frame_times"])
-    return [int(np.argmin(np.abs(times - t))) for t in scores["times"][scores["cuts"]]]
+    return [int(np.argmin(np.abs(times - t))) for t in scores.times[scores.cuts]]
 
 
 def test_every_hard_cut_and_nothing_in_the_busy_shot_or_the_fade(

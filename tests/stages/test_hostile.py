@@ -73,7 +73,7 @@ def test_results_report_the_decoded_duration(tmp_path: Path,
     liar = hostile.lying_mkv(tmp_path / "liar.mkv", real=4, declared=2)
     ws = workspace_for(liar)
     decode.run(NullContext(ws, AnalysisOptions(max_video_seconds=5)))
-    assert video_summary(ws.read_json(PROBE))["duration"] == pytest.approx(4.0)
+    assert video_summary(probe.VideoInfo.load(ws))["duration"] == pytest.approx(4.0)
 
 
 # 2. Limits on picture size, frame rate and stream count, from the headers.
@@ -120,10 +120,11 @@ import resource, sys
 from pathlib import Path
 from stages import decode, render
 from stages.context import NullContext
-from stages.workspace import HIGHLIGHTS, Workspace
+from stages.records.highlights import Segment, Selection
+from stages.workspace import Workspace
 ws = Workspace(Path(sys.argv[1]))
 decode.run(NullContext(ws))
-ws.write_json(HIGHLIGHTS, {"segments": [{"start": 0.0, "end": 1.0, "score": 1.0}]})
+Selection([Segment(0.0, 1.0, 1.0, 0, 25)]).save(ws)
 render.run(NullContext(ws))
 print(max(resource.getrusage(who).ru_maxrss // 1024
           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))

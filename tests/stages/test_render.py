@@ -17,8 +17,9 @@ from stages.context import NullContext
 from stages.errors import RenderFailed, StageCancelled
 from stages.ffmpeg import ffmpeg_exe
 from stages.probe import VideoInfo, probe
+from stages.records.highlights import Segment, Selection
 from stages.render import Reel, reel_size, render_reel
-from stages.workspace import HIGHLIGHTS, PROBE, REEL, REEL_META, SOURCE, Workspace
+from stages.workspace import REEL, REEL_META, SOURCE, Workspace
 from tests.stages.conftest import CancelAfter, leftovers
 
 WorkspaceFor = Callable[[Path], Workspace]
@@ -160,9 +161,11 @@ def test_no_segments_render_nothing(tmp_path: Path, clip: Path) -> None:
 
 def write_session(ws: Workspace, segments: list[tuple[float, float]]) -> Workspace:
     """SOURCE is there; add what the probe and select stages would have written."""
-    ws.write_json(PROBE, probe(ws.path(SOURCE)).to_dict())
-    ws.write_json(HIGHLIGHTS, {"segments": [{"start": s, "end": e, "score": 0.5}
-                                            for s, e in segments], "reason": None})
+    info = probe(ws.path(SOURCE))
+    info.save(ws)
+    # The frame numbers are the select stage's bookkeeping; render cuts by the times.
+    Selection([Segment(s, e, 0.5, round(s * info.fps), round(e * info.fps))
+               for s, e in segments]).save(ws)
     return ws
 
 

@@ -10,6 +10,7 @@ import pytest
 from stages.errors import MissingInput
 from stages.options import AnalysisOptions
 from stages.probe import VideoInfo
+from stages.records.highlights import Segment, Selection
 from stages.results import assemble
 from stages.workspace import HIGHLIGHTS, PROBE, REEL, REEL_META, WORKOUT, Workspace
 
@@ -81,7 +82,7 @@ def test_no_highlights_found_is_an_empty_list(ws: Workspace) -> None:
 
 
 def test_scores_are_kept_within_zero_and_one(ws: Workspace) -> None:
-    ws.write_json(HIGHLIGHTS, {"segments": [{"start": 1.0, "end": 2.0, "score": 1.0000001}]})
+    Selection([Segment(1.0, 2.0, 1.0000001, 30, 60)]).save(ws)
     assert assemble(ws, AnalysisOptions())["highlights"][0]["score"] == 1.0
 
 
@@ -108,5 +109,5 @@ def test_video_size_is_the_displayed_size() -> None:
 
     anamorphic = replace(INFO, width=176, height=144, coded_width=176, coded_height=144,
                          sample_aspect=128 / 117)
-    assert (video_summary(anamorphic.to_dict())["width"],
-            video_summary(anamorphic.to_dict())["height"]) == (193, 144)
+    assert (video_summary(anamorphic)["width"],
+            video_summary(anamorphic)["height"]) == (193, 144)

@@ -12,6 +12,7 @@ from stages import cuts, decode, score
 from stages.audio import AudioEnvelope
 from stages.context import NullContext
 from stages.errors import MissingInput, StageCancelled
+from stages.records.scores import FrameScores
 from stages.scorers import SCORERS, FrameBatch, Scorer, make_scorers
 from stages.scorers.loudness import LoudnessScorer
 from stages.scorers.motion import MotionScorer
@@ -146,14 +147,15 @@ def test_score_stage_on_a_burst(burst_video: Path, workspace_for: WorkspaceFor) 
     decode.run(NullContext(ws))
     ctx = NullContext(ws)
     score.run(ctx)
-    s = score.load_scores(ws)
-    assert set(s) == {"times", "motion", "scene", "loudness", "highlight", "cuts"}
-    assert len(s["times"]) == len(s["highlight"]) == 250
-    inside = (s["times"] >= BURST[0] + 0.5) & (s["times"] <= BURST[1] - 0.5)
-    outside = (s["times"] < BURST[0] - 1.5) | (s["times"] > BURST[1] + 1.5)
-    assert s["highlight"][inside].min() > 0.7 > 0.1 > s["highlight"][outside].max()
-    assert s["loudness"][inside].mean() > 0.5 > 0.3 > s["loudness"][outside].mean()
-    assert s["cuts"].tolist() == []  # motion is not a cut
+    s = FrameScores.load(ws)
+    assert set(s.components) == {"motion", "scene", "loudness"}
+    assert len(s.times) == len(s.highlight) == 250
+    inside = (s.times >= BURST[0] + 0.5) & (s.times <= BURST[1] - 0.5)
+    outside = (s.times < BURST[0] - 1.5) | (s.times > BURST[1] + 1.5)
+    assert s.highlight[inside].min() > 0.7 > 0.1 > s.highlight[outside].max()
+    loudness = s.component("loudness")
+    assert loudness[inside].mean() > 0.5 > 0.3 > loudness[outside].mean()
+    assert s.cuts.tolist() == []  # motion is not a cut
     assert ctx.reported == sorted(ctx.reported) and ctx.reported[-1] == 1.0
 
 
@@ -161,8 +163,8 @@ def test_score_stage_finds_hard_cuts(cuts_video: Path, workspace_for: WorkspaceF
     ws = workspace_for(cuts_video)
     decode.run(NullContext(ws))
     score.run(NullContext(ws))
-    s = score.load_scores(ws)
-    assert s["times"][s["cuts"]].tolist() == pytest.approx(list(CUT_TIMES), abs=0.05)
+    s = FrameScores.load(ws)
+    assert s.times[s.cuts].tolist() == pytest.approx(list(CUT_TIMES), abs=0.05)
 
 
 def test_score_stage_cancels_and_writes_nothing(small_video: Path,

@@ -14,8 +14,9 @@ from stages import decode, score, workout
 from stages.context import NullContext
 from stages.errors import MissingInput, StageCancelled
 from stages.probe import VideoInfo
+from stages.records.scores import FrameScores
 from stages.workout import analyze
-from stages.workspace import PROBE, SCORES, SOURCE, WORKOUT, Workspace
+from stages.workspace import PROBE, SOURCE, WORKOUT, Workspace
 from tests.groundtruth.workout import ClipSpec, frames, plan, truth, write_clip
 from tests.stages.conftest import CancelAfter, leftovers
 
@@ -60,7 +61,7 @@ def assert_matches(result: dict, expected: dict, count_slack: int, time_slack: f
                          [("squat", 1), ("press", 3), ("swing", 4), ("jack", 1)])
 def test_counts_every_rep_of_clean_sets(movement: str, seed: int) -> None:
     source, expected = cached(clean(movement, seed))
-    result = analyze(source, lambda _: None)
+    result = analyze(source, lambda _: None).to_dict()
     assert result["reason"] is None
     assert_matches(result, expected, count_slack=0, time_slack=0.5)
     assert result["total_reps"] == expected["total_reps"]
@@ -99,7 +100,7 @@ def test_motion_without_exercise_is_no_set(control: str) -> None:
     spec = ClipSpec(f"control-{control}", "control", None, 11, width=320, height=180,
                     control=control, walkers=3 if control == "walkers" else 0)
     source, _ = cached(spec)
-    result = analyze(source, lambda _: None)
+    result = analyze(source, lambda _: None).to_dict()
     assert result["total_reps"] == 0 and result["sets"] == []
     assert isinstance(result["reason"], str) and result["reason"]
 
@@ -114,7 +115,7 @@ def test_wandering_motion_is_not_counted_as_reps() -> None:
         img[y:y + 20, x:x + 20] = 200
         shots += [np.clip(img + rng.normal(0, 1.5, img.shape), 0, 255).astype(np.uint8)
                   for _ in range(round(rng.uniform(0.3, 2.0) * 15))]
-    result = analyze(MemoryFrames(np.stack(shots), 15), lambda _: None)
+    result = analyze(MemoryFrames(np.stack(shots), 15), lambda _: None).to_dict()
     assert result["total_reps"] == 0 and result["reason"]
 
 
@@ -124,7 +125,7 @@ def test_wandering_motion_is_not_counted_as_reps() -> None:
                          ids=["empty", "one-frame", "still", "tiny-picture", "one-fps"])
 def test_degenerate_caches_never_raise(count: int, shape: tuple[int, int], fps: float) -> None:
     noise = np.random.default_rng(0).integers(0, 255, (count, *shape), dtype=np.uint8)
-    result = analyze(MemoryFrames(noise, fps), lambda _: None)
+    result = analyze(MemoryFrames(noise, fps), lambda _: None).to_dict()
     assert result["total_reps"] == 0 and result["sets"] == [] and result["reason"]
 
 
@@ -139,7 +140,7 @@ def write_inputs(ws: Workspace, source: MemoryFrames) -> None:
     duration = float(source.times[-1]) + 1 / source.fps
     ws.write_json(PROBE, VideoInfo(duration, source.fps, width, height, width, height, 0, 1.0,
                                    False, 0, 0, "h264", count).to_dict())
-    np.savez(ws.path(SCORES), times=source.times, cuts=np.zeros(0, np.int64))
+    FrameScores(source.times, {}, np.zeros(count, np.float32), np.zeros(0, np.int64)).save(ws)
 
 
 def test_cancellation_stops_the_stage_without_output(tmp_path: Path) -> None:
