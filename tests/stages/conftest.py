@@ -1,20 +1,25 @@
-"""Stage-test fixtures: workspaces holding a source video, clips with known content, bad files."""
+"""Stage-test fixtures: workspaces holding a source video, clips with known content, bad files,
+and blob stores on both backends (a local directory, a real S3 server)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from stages.blobs import BlobStore, LocalBlobStore, S3BlobStore
+from stages.blobs.s3writer import MIN_PART_SIZE
 from stages.context import NullContext
 from stages.errors import StageCancelled
 from stages.ffmpeg import ffmpeg_exe
 from stages.options import AnalysisOptions
 from stages.workspace import SOURCE, Workspace
 from tests.media import make_filtergraph_video
+from tests.s3server import S3Endpoint, remove_bucket, s3_test_endpoint
 
 # A still grey picture with a white box sitting in a corner, except from 4 s to 6 s when
 # the box races around while a loud tone plays (quiet hum elsewhere).
@@ -84,3 +89,40 @@ class CancelAfter(NullContext):
 def leftovers(workspace: Workspace) -> list[str]:
     """Half-written files a stage left behind."""
     return sorted(p.name for p in workspace.directory.glob(".*"))
+
+
+# --- blob stores: every storage test runs on a local directory and on a real S3 server ---
+
+BLOB_PART_SIZE = MIN_PART_SIZE  # the smallest S3 allows: multipart paths at a few MiB
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """moto_server on loopback, started once, or the server S3_TEST_ENDPOINT names."""
+    with s3_test_endpoint(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def local_store(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "store")
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: S3Endpoint) -> Iterator[S3BlobStore]:
+    """A store under a prefix in a fresh bucket of its own (removed afterwards)."""
+    client = s3_endpoint.client()
+    bucket = f"test-{secrets.token_hex(8)}"
+    s3_endpoint.create_bucket(client, bucket)
+    try:
+        yield S3BlobStore(bucket, "media", client, part_size=BLOB_PART_SIZE)
+    finally:
+        remove_bucket(client, bucket)
+        client.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request: pytest.FixtureRequest) -> BlobStore:
+    """The same test on both backends."""
+    store: BlobStore = request.getfixturevalue(f"{request.param}_store")
+    return store
