@@ -12,9 +12,8 @@ from api.routes import health, legacy, video
 from api.server_errors import install_hypercorn_problems
 from api.services import Services
 from api.upload import MULTIPART_OVERHEAD
-from queues.connection import async_redis, session_store, web_redis
+from queues.connection import async_redis, open_storage, session_store, web_redis
 from queues.settings import Settings
-from stages.workspace import Storage
 
 
 def create_app(settings: Settings | None = None, *,
@@ -51,7 +50,7 @@ def create_app(settings: Settings | None = None, *,
             aredis=redis_client or async_redis(settings),
             sync_redis=blocking,
             store=session_store(blocking, settings),
-            storage=Storage(settings.media_root),
+            storage=open_storage(settings),
         )
 
     @app.after_serving

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from quart import request
 
@@ -11,6 +12,7 @@ from api.options import parse_options
 from api.pace import UploadLimits
 from api.services import services
 from api.upload import receive_upload
+from queues import keys
 from queues.session import Session
 from queues.submit import new_session_id, submit_session
 from stages.errors import StageError
@@ -24,6 +26,7 @@ async def accept_upload(analysis: str | None = None) -> Session:
     svc = services()
     await svc.aredis.ping()  # Redis down: answer 503 now rather than after the whole upload
     session_id = new_session_id()
+    await svc.aredis.zadd(keys.UPLOADS, {session_id: time.time()})  # the sweeper spares it
     workspace = await asyncio.to_thread(svc.storage.create, session_id)
     try:
         fields = await receive_upload(
@@ -36,8 +39,11 @@ async def accept_upload(analysis: str | None = None) -> Session:
                                     MediaLimits.of(options))
         except StageError as error:
             raise from_stage_error(error) from None
+        await asyncio.to_thread(svc.storage.save_upload, session_id)
         return await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
                                        session_id, options)
     except BaseException:
         await asyncio.to_thread(svc.storage.delete, session_id)
         raise
+    finally:
+        await svc.aredis.zrem(keys.UPLOADS, session_id)

@@ -10,6 +10,8 @@ Three kinds of client, by how long a call may wait:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry as AsyncRetry
@@ -19,6 +21,8 @@ from rq import Queue
 
 from queues.settings import Settings
 from queues.store import SessionStore
+from stages.blobs import open_store
+from stages.workspace import Storage
 
 WORKER_SOCKET_TIMEOUT = 5.0  # worker-side calls: long enough for a busy Redis, not forever
 WORKER_RETRIES = 6  # with backoff up to 2 s: rides out a restart of Redis of ~10 s
@@ -54,3 +58,12 @@ def pipeline_queue(connection: redis.Redis, settings: Settings) -> Queue:
 
 def session_store(connection: redis.Redis, settings: Settings) -> SessionStore:
     return SessionStore(connection, settings.session_ttl, settings.tombstone_ttl)
+
+
+def open_storage(settings: Settings) -> Storage:
+    """Sessions' files: a local directory (STORAGE_URL unset or a path: MEDIA_ROOT by
+    default), or an object store with MEDIA_ROOT as this process's scratch space."""
+    if settings.storage_url.startswith("s3://"):
+        return Storage(settings.media_root, open_store(settings.storage_url,
+                                                       settings.media_root))
+    return Storage(Path(settings.storage_url) if settings.storage_url else settings.media_root)

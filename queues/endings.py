@@ -86,7 +86,11 @@ def complete_session(connection: redis.Redis, store: SessionStore, storage: Stor
         return "not-done"
     options = AnalysisOptions.from_json(session.options_json)
     workspace = storage.open(session_id, inputs=session.outputs)
-    workspace.write_json(RESULTS, results.assemble(workspace, options))
+    try:
+        workspace.write_json(RESULTS, results.assemble(workspace, options))
+        storage.save_results(session_id)
+    finally:
+        storage.discard(session_id)
     if not store.finish(session_id, SessionStatus.COMPLETED, [s.name for s in session.stages]):
         finalize_cancelled(connection, store, storage, session_id)  # a cancel came first
         return "cancelled"

@@ -9,6 +9,7 @@ READY_PROBE = f"{PREFIX}:readyz"  # written by /readyz to prove Redis accepts wr
 LEASES = f"{PREFIX}:leases"  # zset: "<session id>:<stage>" -> unix time its lease runs out
 REPAIR_LOCK = f"{PREFIX}:repair-lock"  # one repairer (lost leases, stalled jobs) at a time
 PURGE_AGAIN = f"{PREFIX}:purge-again"  # zset: deleted session id -> when; RQ records purged again
+UPLOADS = f"{PREFIX}:uploads"  # zset: session id -> when the web began receiving its upload
 PURGE_DELAY = 5.0  # seconds after a deletion when its RQ records are purged once more
 
 

@@ -22,7 +22,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from queues import keys
-from queues.connection import pipeline_queue, session_store
+from queues.connection import open_storage, pipeline_queue, session_store
 from queues.endings import (
     complete_session,
     finalize_cancelled,
@@ -35,7 +35,6 @@ from queues.graph import STAGES, job_id
 from queues.session import LossCause, Session, SessionStatus, StageStatus
 from queues.settings import Settings
 from queues.store import SessionStore
-from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class Repairer:
         self.connection = connection
         self.settings = settings
         self.store: SessionStore = session_store(connection, settings)
-        self.storage = Storage(settings.media_root)
+        self.storage = open_storage(settings)
         self.queue = pipeline_queue(connection, settings)
         self.stalls = StallTracker()
 

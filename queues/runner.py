@@ -18,7 +18,7 @@ import redis
 from rq import Retry, get_current_job
 
 from queues.attempt import SHUTDOWN, Attempt
-from queues.connection import session_store, sync_redis
+from queues.connection import open_storage, session_store, sync_redis
 from queues.endings import complete_session, finalize_cancelled, mark_failed
 from queues.graph import STAGES
 from queues.session import Session, StageStatus
@@ -31,7 +31,7 @@ from stages.errors import (
     StageStopped,
 )
 from stages.options import AnalysisOptions
-from stages.workspace import Storage, Workspace
+from stages.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class StageRun:
         self.connection = connection
         self.settings = settings
         self.store: SessionStore = session_store(connection, settings)
-        self.storage = Storage(settings.media_root)
+        self.storage = open_storage(settings)
         self.session_id = session_id
         self.spec = STAGES[stage]
         self.owner = owner
@@ -125,6 +125,7 @@ class StageRun:
             raise  # keep the traceback in RQ's failed registry for operators
         finally:
             attempt.close()
+            self.storage.discard(self.session_id)  # scratch copies (remote store only)
 
     def _attempt(self, attempt: Attempt, session: Session, workspace: Workspace) -> str:
         options = AnalysisOptions.from_json(session.options_json)
@@ -135,6 +136,7 @@ class StageRun:
             started = time.monotonic()
             self.spec.run(RedisStageContext(attempt, workspace, options,
                                             session.stage(self.spec.name).progress))
+            workspace.publish()  # into the store before the stage counts as done
             log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id,
                      time.monotonic() - started)
             ended = attempt.end(StageStatus.COMPLETED, names)

@@ -20,7 +20,8 @@ class Settings:
     """Every knob of the service; the README's configuration table mirrors this class."""
 
     redis_url: str = ""  # empty: the dev launcher starts an embedded redis-server
-    media_root: Path = Path("./var/media")  # shared by web and workers (one volume)
+    media_root: Path = Path("./var/media")  # the store when STORAGE_URL is unset; else scratch
+    storage_url: str = ""  # a directory, or s3://bucket/prefix (credentials: AWS_* variables)
     queue_name: str = "pipeline"  # RQ queue every stage job goes to
     max_upload_bytes: int = 1024 * 1024 * 1024  # uploads above this get 413 while streaming
     max_video_seconds: float = 900.0  # longer videos are refused (422)

@@ -16,11 +16,10 @@ import redis
 
 from queues import keys
 from queues.cancel import enforce_cancel
-from queues.connection import pipeline_queue, session_store
+from queues.connection import open_storage, pipeline_queue, session_store
 from queues.endings import delete_session
 from queues.session import SessionStatus
 from queues.settings import Settings
-from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +30,14 @@ class SweepReport:
     expired_sessions: int = 0
     orphan_workspaces: int = 0
     stalled_cancels: int = 0
+    aborted_uploads: int = 0
 
 
 def sweep(connection: redis.Redis, settings: Settings, now: float | None = None) -> SweepReport:
     now = time.time() if now is None else now
     store = session_store(connection, settings)
     queue = pipeline_queue(connection, settings)
-    storage = Storage(settings.media_root)
+    storage = open_storage(settings)
     report = SweepReport()
     for session_id in store.expired(now):
         delete_session(connection, store, storage, queue, session_id)
@@ -55,6 +55,15 @@ def sweep(connection: redis.Redis, settings: Settings, now: float | None = None)
                 keys.session_key(session_id)):
             storage.delete(session_id)
             report.orphan_workspaces += 1
+    # An upload the web still receives has no session yet: it is in UPLOADS (entries of a
+    # web that died go once older than any upload may take).
+    connection.zremrangebyscore(keys.UPLOADS, 0, now - settings.upload_deadline - 60)
+
+    def live(session_id: str) -> bool:
+        return bool(connection.exists(keys.session_key(session_id))) or \
+            connection.zscore(keys.UPLOADS, session_id) is not None
+
+    report.aborted_uploads = storage.abort_stale_uploads(settings.upload_stale_seconds, live)
     if report != SweepReport():
         log.info("swept %s", report)
     return report

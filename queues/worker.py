@@ -29,13 +29,12 @@ from rq import Queue, Worker
 from rq.job import Job
 
 from queues.attempt import SHUTDOWN
-from queues.connection import pipeline_queue, session_store, sync_redis
+from queues.connection import open_storage, pipeline_queue, session_store, sync_redis
 from queues.endings import loss_problem, mark_failed
 from queues.graph import RUN_STAGE
 from queues.maintenance import start_maintenance_thread
 from queues.session import LossCause
 from queues.settings import Settings, process_settings
-from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ class StageWorker(Worker):
         super().__init__(queues, **kwargs)  # type: ignore[arg-type]
         self.settings = settings
         self.store = session_store(store_connection or self.connection, settings)
-        self.storage = Storage(settings.media_root)
+        self.storage = open_storage(settings)
         self._shutting_down = False
         self._oom_kills_before: int | None = None
 
@@ -93,7 +92,11 @@ class StageWorker(Worker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._oom_kills_before = oom_kill_count()
-        super().execute_job(job, queue)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if job.func_name == RUN_STAGE and len(job.args) == 2:
+                self.storage.discard(job.args[0])  # what a killed horse left in scratch
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int,
                                  rusage: object) -> None:
@@ -151,6 +154,7 @@ def main() -> None:
     settings = process_settings()
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: the worker needs the web process's Redis")
+    open_storage(settings).clear_scratch()  # whatever a previous run left on this disk
     start_maintenance_thread(sync_redis(settings), settings)
     backoff = 1.0
     while True:

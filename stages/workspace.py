@@ -5,6 +5,11 @@ artifact names, never from anything a user sent. Each attempt of a stage writes 
 directory of its own (named by its token); it reads its inputs from the directories of
 the attempts that completed the stages before it. An attempt that was given up on can
 go on writing into its own directory, but nobody reads that.
+
+With a blob store that is not this disk (``Storage(root, store)``), the root is this
+process's scratch space: a workspace fetches what it reads from the store on first use
+and :meth:`Workspace.publish` puts what it wrote there; :meth:`Storage.discard` then
+empties the scratch copy.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from stages.blobs import BlobStore
+from stages.remote import RemoteSession, session_prefix
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 TOKEN_RE = re.compile(r"^[a-z]+-[0-9a-f]{16,64}$")  # an attempt token: "<stage>-<hex>"
@@ -65,21 +73,42 @@ class Workspace:
     """
 
     def __init__(self, directory: Path, attempt: str | None = None,
-                 inputs: tuple[str, ...] = ()) -> None:
+                 inputs: tuple[str, ...] = (), remote: RemoteSession | None = None) -> None:
         self.directory = directory
         self.output_dir = directory / check_token(attempt) if attempt else directory
         self._read_dirs = (self.output_dir, *(directory / check_token(t) for t in inputs),
                            directory)
+        self.remote = remote
 
     def path(self, artifact: str) -> Path:
         for directory in self._read_dirs:
             candidate = directory / artifact
             if candidate.exists():
                 return candidate
+        if self.remote is not None:  # not here yet: fetch it from the store
+            for directory in self._read_dirs[1:]:
+                candidate = directory / artifact
+                if self.remote.fetch(self._relative(candidate), candidate):
+                    return candidate
         return self.output_dir / artifact
 
     def exists(self, artifact: str) -> bool:
-        return self.path(artifact).exists()
+        if any((directory / artifact).exists() for directory in self._read_dirs):
+            return True
+        return self.remote is not None and any(
+            self.remote.exists(self._relative(directory / artifact))
+            for directory in self._read_dirs[1:])
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.directory).as_posix()
+
+    def publish(self) -> None:
+        """Put what this attempt wrote into the store (nothing to do on a local store)."""
+        if self.remote is None or not self.output_dir.is_dir():
+            return
+        for entry in sorted(self.output_dir.iterdir()):
+            if entry.is_file() and not entry.name.startswith("."):
+                self.remote.put(self._relative(entry), entry)
 
     def temp_path(self, artifact: str) -> Path:
         """Where to write before :meth:`commit`, so readers never see half a file."""
@@ -109,6 +138,8 @@ class Workspace:
     def remove_attempt(self, token: str) -> None:
         """Drop the directory of an earlier attempt (superseded, or handed back)."""
         shutil.rmtree(self.directory / check_token(token), ignore_errors=True)
+        if self.remote is not None:
+            self.remote.delete(f"{check_token(token)}/")
 
     def remove_outputs(self) -> None:
         """Drop everything but the upload (used when a session is cancelled or failed)."""
@@ -117,29 +148,92 @@ class Workspace:
                 shutil.rmtree(entry, ignore_errors=True)
             elif entry.name in INTERMEDIATES or entry.name.startswith("."):
                 entry.unlink(missing_ok=True)
+        if self.remote is not None:
+            for name in list(self.remote.attempt_dirs()):
+                self.remote.delete(f"{name}/")
+            self.remote.delete(RESULTS)
 
 
 class Storage:
-    """The root under which web and worker processes share session workspaces."""
+    """Where sessions' files live: under ``root`` (a local store, shared by every process
+    of one machine or volume), or in ``store`` with ``root`` as this process's scratch."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, store: BlobStore | None = None) -> None:
         self.root = Path(root)
         self.sessions = self.root / "sessions"
+        self.store = store
+
+    def _remote(self, session_id: str) -> RemoteSession | None:
+        return RemoteSession(self.store, session_id) if self.store is not None else None
 
     def create(self, session_id: str) -> Workspace:
         directory = self.sessions / check_session_id(session_id)
         directory.mkdir(parents=True, exist_ok=False)
-        return Workspace(directory)
+        return Workspace(directory, remote=self._remote(session_id))
 
     def open(self, session_id: str, attempt: str | None = None,
              inputs: tuple[str, ...] = ()) -> Workspace:
-        return Workspace(self.sessions / check_session_id(session_id), attempt, inputs)
+        return Workspace(self.sessions / check_session_id(session_id), attempt, inputs,
+                         self._remote(session_id))
+
+    def save_upload(self, session_id: str) -> None:
+        """The probed upload goes to the store, and off this disk (local store: stays)."""
+        remote = self._remote(session_id)
+        if remote is not None:
+            path = self.sessions / check_session_id(session_id) / SOURCE
+            remote.put(SOURCE, path)
+            self.discard(session_id)
+
+    def save_results(self, session_id: str) -> None:
+        remote = self._remote(session_id)
+        if remote is not None:
+            remote.put(RESULTS, self.sessions / check_session_id(session_id) / RESULTS)
+
+    def read_json(self, session_id: str, artifact: str, inputs: tuple[str, ...] = ()) -> Any:
+        """An artifact of a session, read without leaving a copy on this disk."""
+        workspace = self.open(session_id, inputs=inputs)
+        try:
+            return workspace.read_json(artifact)
+        finally:
+            self.discard(session_id)
+
+    def blob_url(self, session_id: str, relative: str, seconds: int) -> str | None:
+        """A short-lived URL to fetch a session's object directly (None: a local store)."""
+        if self.store is None:
+            return None
+        key = session_prefix(check_session_id(session_id)) + relative
+        return self.store.presigned_url(key, seconds) if self.store.exists(key) else ""
+
+    def discard(self, session_id: str) -> None:
+        """Empty this process's scratch copy of the session (a remote store only)."""
+        if self.store is not None:
+            shutil.rmtree(self.sessions / check_session_id(session_id), ignore_errors=True)
+
+    def abort_stale_uploads(self, seconds: float, live: Callable[[str], bool]) -> int:
+        """Abort uploads into the store that a process began and never finished, but those
+        of sessions ``live`` names."""
+        if self.store is None:
+            return 0
+        return self.store.abort_stale_uploads(seconds, lambda key: live(key.split("/")[1]))
+
+    def clear_scratch(self) -> None:
+        """Empty this process's scratch space (a remote store only: at start-up)."""
+        if self.store is not None:
+            shutil.rmtree(self.sessions, ignore_errors=True)
 
     def delete(self, session_id: str) -> None:
         shutil.rmtree(self.sessions / check_session_id(session_id), ignore_errors=True)
+        if self.store is not None:
+            self.store.delete_prefix(session_prefix(session_id))
 
     def session_ids(self) -> Iterator[tuple[str, float]]:
         """Yield (session_id, seconds since anything in it was last written) per workspace."""
+        if self.store is not None:
+            now = time.time()
+            for name, newest in self.store.list_children("sessions/"):
+                if SESSION_ID_RE.fullmatch(name):
+                    yield name, now - newest
+            return
         if not self.sessions.is_dir():
             return
         now = time.time()

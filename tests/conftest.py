@@ -10,6 +10,7 @@ import redis
 
 from queues.embedded import start_embedded_redis
 from tests.media import make_video
+from tests.s3server import S3Endpoint, s3_test_endpoint
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +47,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """moto_server on loopback, started once, or the server S3_TEST_ENDPOINT names."""
+    with s3_test_endpoint(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

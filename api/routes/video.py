@@ -7,7 +7,7 @@ from typing import Any
 
 from quart import Blueprint, Response, current_app, jsonify
 
-from api.errors import Conflict, Gone, NotFound
+from api.errors import Conflict, Gone, NotFound, problem
 from api.intake import accept_upload
 from api.lookup import load_session
 from api.ranges import send_file_ranged
@@ -15,8 +15,10 @@ from api.services import services
 from queues.cancel import enforce_cancel, request_cancel
 from queues.connection import pipeline_queue
 from queues.endings import delete_session
-from queues.session import Session, SessionStatus, iso
+from queues.session import Session, SessionStatus, StageStatus, iso
 from stages.workspace import REEL, RESULTS
+
+REEL_URL_SECONDS = 3600  # a presigned reel URL outlives a viewing (seeks refetch ranges)
 
 bp = Blueprint("video", __name__, url_prefix="/api/v1/video")
 
@@ -61,9 +63,10 @@ async def status(session_id: str) -> Response:
 
 async def completed_results(session: Session) -> dict[str, Any]:
     """The results body of a completed session (also used by the legacy routes)."""
-    workspace = services().storage.open(session.session_id, inputs=session.outputs)
+    storage = services().storage
     try:
-        body: dict[str, Any] = await asyncio.to_thread(workspace.read_json, RESULTS)
+        body: dict[str, Any] = await asyncio.to_thread(storage.read_json, session.session_id,
+                                                       RESULTS, session.outputs)
     except FileNotFoundError:  # cleaned up between the lookup and this read
         raise Gone("This session was deleted.", session_id=session.session_id) from None
     if body.get("reel") is not None:
@@ -94,6 +97,8 @@ async def reel(session_id: str) -> Response:
         if session.status.terminal:
             raise not_completed(session)
         return status_response(session, 202)
+    if services().storage.store is not None:
+        return await _reel_from_store(session)
     path = services().storage.open(session_id, inputs=session.outputs).path(REEL)
     try:
         response = await send_file_ranged(path, "video/mp4")
@@ -101,6 +106,25 @@ async def reel(session_id: str) -> Response:
         raise NotFound("This session has no reel (rendering was off or nothing was selected).",
                        session_id=session_id) from None
     response.headers["Content-Disposition"] = 'inline; filename="highlights.mp4"'
+    return response
+
+
+async def _reel_from_store(session: Session) -> Response:
+    """A redirect to a short-lived URL of the reel in the object store: the store serves
+    the bytes and Range requests (a <video> follows it), the web does not relay them."""
+    render = next((s for s in session.stages
+                   if s.name == "render" and s.status is StageStatus.COMPLETED), None)
+    url = None
+    if render is not None:
+        url = await asyncio.to_thread(services().storage.blob_url, session.session_id,
+                                      f"{render.token}/{REEL}", REEL_URL_SECONDS)
+    if not url:
+        raise NotFound("This session has no reel (rendering was off or nothing was selected).",
+                       session_id=session.session_id)
+    response = problem(302, "Found", "The reel is served by the object store: follow Location "
+                       f"(valid for {REEL_URL_SECONDS} s; ask this URL again for a new one).")
+    response.headers["Location"] = url
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

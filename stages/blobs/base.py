@@ -7,7 +7,7 @@ that could leave its root, or two spellings of one object.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Protocol, Self
@@ -112,8 +112,11 @@ class BlobStore(Protocol):
     def presigned_url(self, key: str, expires_seconds: int) -> str | None:
         """A GET URL for that long (the key is not looked up); None for local stores."""
 
-    def abort_stale_uploads(self, older_than_seconds: float) -> int:
-        """Drop uploads begun (S3) or last written (local) that long ago; returns how many."""
+    def abort_stale_uploads(self, older_than_seconds: float,
+                            spare: Callable[[str], bool] | None = None) -> int:
+        """Drop uploads begun (S3) or last written (local) that long ago, but those whose
+        key ``spare`` says are live (a store's clock is not to be trusted alone: some
+        S3-compatible servers report a fixed date); returns how many."""
 
 
 class _Stream(Protocol):

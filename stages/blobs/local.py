@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stages.blobs.base import (
@@ -119,7 +119,9 @@ class LocalBlobStore:
         check_key(key)
         return None
 
-    def abort_stale_uploads(self, older_than_seconds: float) -> int:
+    def abort_stale_uploads(self, older_than_seconds: float,
+                            spare: Callable[[str], bool] | None = None) -> int:
+        # Staged files have no key yet; a live one is fresh (its mtime moves with each write).
         cutoff = time.time() - older_than_seconds
         removed = 0
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,8 @@ class S3BlobStore:
             "get_object", Params={"Bucket": self.bucket, "Key": self._full(key)},
             ExpiresIn=expires_seconds))
 
-    def abort_stale_uploads(self, older_than_seconds: float) -> int:
+    def abort_stale_uploads(self, older_than_seconds: float,
+                            spare: Callable[[str], bool] | None = None) -> int:
         # S3 dates an upload by when it began, not by its last part: pass more than the
         # longest an upload may take (UPLOAD_DEADLINE), or live ones are cut off.
         cutoff = time.time() - older_than_seconds
@@ -158,6 +159,9 @@ class S3BlobStore:
         aborted = 0
         for page in pages:
             for upload in page.get("Uploads", []):
+                relative = upload["Key"].removeprefix(f"{self.prefix}/" if self.prefix else "")
+                if spare is not None and spare(relative):
+                    continue
                 if upload["Initiated"].timestamp() <= cutoff:
                     abort_upload(self.client, self.bucket, upload["Key"], upload["UploadId"])
                     aborted += 1

@@ -6,6 +6,7 @@ or restarted). Each test records what it measured; the table is printed after th
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -21,6 +23,7 @@ import redis
 from queues.embedded import free_port
 from tests.integration.http import Client
 from tests.media import make_video
+from tests.s3server import S3Endpoint, remove_bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1/video"
@@ -37,12 +40,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not RESULTS:
         return
     terminalreporter.section("fault suite: time from fault to the end of the session")
-    terminalreporter.write_line(f"{'scenario':<44} {'final':<10} {'recovery':>9} "
-                                f"{'attempts':>8}  notes")
+    terminalreporter.write_line(f"{'scenario':<44} {'store':<6} {'final':<10} "
+                                f"{'recovery':>9} {'attempts':>8}  notes")
     for row in RESULTS:
         terminalreporter.write_line(
-            f"{row['scenario']:<44} {row['final']:<10} {row['seconds']:>8.1f}s "
-            f"{row['attempts']:>8}  {row.get('notes', '')}")
+            f"{row['scenario']:<44} {row['store']:<6} {row['final']:<10} "
+            f"{row['seconds']:>8.1f}s {row['attempts']:>8}  {row.get('notes', '')}")
 
 
 @dataclass
@@ -80,12 +83,15 @@ class RedisServer:
 
 @dataclass
 class Cluster:
-    """Redis, the web and any number of workers, on one media root."""
+    """Redis, the web and any number of workers: on one media root (local store), or each
+    on a disk of its own with an S3 server as the store."""
 
     tmp: Path
     redis_server: RedisServer
     env: dict[str, str]
     client: Client
+    s3: Any = None  # a boto3 client on ``bucket`` when the store is S3
+    bucket: str = ""
     web: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -94,8 +100,10 @@ class Cluster:
         return redis.Redis.from_url(self.redis_server.url)
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        env = self.env if self.s3 is None else {**self.env,
+                                                "MEDIA_ROOT": str(self.tmp / f"scratch-{name}")}
         with open(self.tmp / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            return subprocess.Popen([sys.executable, *args], env=self.env, cwd=ROOT,
+            return subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT,
                                     stdout=log, stderr=subprocess.STDOUT)
 
     def start_web(self) -> None:
@@ -141,10 +149,19 @@ class Cluster:
         seen = self.client.wait(sid, timeout=timeout)
         return seen[-1], seen
 
-    def media_sessions(self) -> set[str]:
-        """Session directories on disk."""
+    def stored(self, sid: str = "") -> list[str]:
+        """What the store holds (of one session), as paths relative to ``sessions/``."""
+        if self.s3 is not None:
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"media/sessions/{sid}")
+            return sorted(o["Key"].removeprefix("media/sessions/")
+                          for o in listed.get("Contents", []))
         root = self.tmp / "media" / "sessions"
-        return {p.name for p in root.iterdir()} if root.is_dir() else set()
+        return sorted(str(p.relative_to(root)) for p in root.glob(f"{sid}*/**/*")
+                      if p.is_file())
+
+    def media_sessions(self) -> set[str]:
+        """Sessions with anything in the store."""
+        return {path.split("/")[0] for path in self.stored()}
 
     def close(self) -> None:
         for proc in [*self.workers, self.web]:
@@ -201,25 +218,38 @@ def fault_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       extra_video_args=("-vf", "noise=alls=8:allf=t", "-crf", "26"))
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["local", "s3"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     server = RedisServer(tmp_path / "redis")
     server.directory.mkdir()
     server.start()
     port = free_port()
     env = {**os.environ, "REDIS_URL": server.url, "MEDIA_ROOT": str(tmp_path / "media"),
            "PYTHONPATH": str(ROOT), "ANALYSIS_LONG_SIDE": "128"}
-    made = Cluster(tmp_path, server, env, Client(f"http://127.0.0.1:{port}"))
+    s3, bucket = None, ""
+    if request.param == "s3":
+        endpoint: S3Endpoint = request.getfixturevalue("s3_endpoint")
+        s3, bucket = endpoint.client(), f"faults-{secrets.token_hex(6)}"
+        endpoint.create_bucket(s3, bucket)
+        env.update(STORAGE_URL=f"s3://{bucket}/media", AWS_ENDPOINT_URL=endpoint.url,
+                   AWS_ACCESS_KEY_ID=endpoint.access_key,
+                   AWS_SECRET_ACCESS_KEY=endpoint.secret_key,
+                   AWS_DEFAULT_REGION=endpoint.region)
+    made = Cluster(tmp_path, server, env, Client(f"http://127.0.0.1:{port}"), s3, bucket)
     try:
         made.start_web()
         yield made
     finally:
         made.close()
+        if s3 is not None:
+            remove_bucket(s3, bucket)
 
 
 @pytest.fixture
-def record() -> Callable[..., None]:
+def record(cluster: Cluster) -> Callable[..., None]:
+    store = "s3" if cluster.s3 is not None else "local"
+
     def add(scenario: str, final: str, seconds: float, attempts: int, notes: str = "") -> None:
-        RESULTS.append({"scenario": scenario, "final": final, "seconds": seconds,
-                        "attempts": attempts, "notes": notes})
+        RESULTS.append({"scenario": scenario, "store": store, "final": final,
+                        "seconds": seconds, "attempts": attempts, "notes": notes})
     return add

@@ -19,7 +19,7 @@ from stages.ffmpeg import ffmpeg_exe
 from stages.options import AnalysisOptions
 from stages.workspace import SOURCE, Workspace
 from tests.media import make_filtergraph_video
-from tests.s3server import S3Endpoint, remove_bucket, s3_test_endpoint
+from tests.s3server import S3Endpoint, remove_bucket
 
 # A still grey picture with a white box sitting in a corner, except from 4 s to 6 s when
 # the box races around while a loud tone plays (quiet hum elsewhere).
@@ -94,13 +94,6 @@ def leftovers(workspace: Workspace) -> list[str]:
 # --- blob stores: every storage test runs on a local directory and on a real S3 server ---
 
 BLOB_PART_SIZE = MIN_PART_SIZE  # the smallest S3 allows: multipart paths at a few MiB
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    """moto_server on loopback, started once, or the server S3_TEST_ENDPOINT names."""
-    with s3_test_endpoint(tmp_path_factory.mktemp("s3")) as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

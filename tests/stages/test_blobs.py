@@ -296,6 +296,15 @@ def test_abort_stale_uploads_spares_fresh_ones(blob_store: BlobStore,
     assert blob_store.size("sessions/a/source") == PART + 1
 
 
+def test_abort_stale_uploads_spares_those_named_live(s3_store: S3BlobStore) -> None:
+    """Whatever date the server gives (moto: always 2010), a live session's upload stays."""
+    with s3_store.writer("sessions/live/source") as writer:
+        writer.write(os.urandom(PART + 1))
+        assert s3_store.abort_stale_uploads(0, spare=lambda key: "/live/" in key) == 0
+        writer.commit()
+    assert s3_store.size("sessions/live/source") == PART + 1
+
+
 # --- keys and URLs ------------------------------------------------------------------
 
 BAD_KEYS = ["../x", "/x", "a//b", "a/../b", "a/./b", "", "a/", "x y", "é", "a\\b", "~tmp"]
