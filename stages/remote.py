@@ -7,10 +7,14 @@ and publishes what it wrote; nothing else of a session stays on its disk.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from stages.blobs import BlobNotFound, BlobStore
+
+
+log = logging.getLogger(__name__)
 
 
 def session_prefix(session_id: str) -> str:
@@ -35,10 +39,13 @@ class RemoteSession:
             self.store.get_file(self.key(relative), dest)
         except BlobNotFound:
             return False
+        log.info("store: fetched %s (%d bytes)", self.key(relative), dest.stat().st_size)
         return True
 
     def put(self, relative: str, path: Path) -> None:
+        size = path.stat().st_size
         self.store.put_file(self.key(relative), path)
+        log.info("store: put %s (%d bytes)", self.key(relative), size)
 
     def delete(self, relative_prefix: str = "") -> None:
         self.store.delete_prefix(self.key(relative_prefix))
