@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench eval-workout eval-highlights clean
+.PHONY: run test test-fast bench bench-storage eval-workout eval-highlights clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-fast: $(BIN)/.installed  ## unit tests only
 
 bench: $(BIN)/.installed  ## the issue-2 figures: ffmpeg decode baseline vs upload->completed
 	$(BIN)/python bench/pipeline.py
+
+bench-storage: $(BIN)/.installed  ## local vs S3 store: upload->completed, store bytes, web RSS
+	$(BIN)/python bench/storage.py
 
 eval-workout: $(BIN)/.installed  ## the issue-4 figures: rep counting against synthetic truth
 	$(BIN)/python bench/eval_workout.py

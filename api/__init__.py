@@ -6,6 +6,7 @@ import redis
 import redis.asyncio
 from quart import Quart
 
+from api.backpressure import BackpressureConnection, StreamingRequest
 from api.cors import install_cors
 from api.errors import register_error_handlers
 from api.routes import health, legacy, video
@@ -23,6 +24,9 @@ def create_app(settings: Settings | None = None, *,
     settings = settings or Settings.from_env()
     install_hypercorn_problems()  # hypercorn's own error answers get problem+json bodies too
     app = Quart(__name__)
+    # Bodies are pulled by the app at its own pace (api.backpressure), not buffered whole.
+    app.asgi_http_class = BackpressureConnection
+    app.request_class = StreamingRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         # Uploads are read chunk by chunk with their own idle timeout (api.upload); a whole

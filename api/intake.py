@@ -39,10 +39,12 @@ async def accept_upload(analysis: str | None = None) -> Session:
                                     MediaLimits.of(options))
         except StageError as error:
             raise from_stage_error(error) from None
-        await asyncio.to_thread(svc.storage.save_upload, session_id)
+        await asyncio.to_thread(workspace.publish_upload)  # into the store, if one is remote
+        await asyncio.to_thread(svc.storage.discard, session_id)
         return await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
                                        session_id, options)
     except BaseException:
+        await asyncio.to_thread(workspace.abort_upload)
         await asyncio.to_thread(svc.storage.delete, session_id)
         raise
     finally:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Callable
-from typing import BinaryIO
 
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 from api.errors import BadRequest, PayloadTooLarge, UnsupportedVideo
 from api.pace import UploadLimits, UploadPace
-from stages.workspace import SOURCE, Workspace
+from stages.workspace import SOURCE, UploadFile, Workspace
 
 FILE_PARTS = ("file", "video")  # accepted names of the video part
 MAX_FIELD_BYTES = 1024  # form fields are small options
@@ -36,7 +35,7 @@ class _Receiver:
         self.check_fields = check_fields
         self.fields: dict[str, str] = {}
         self.size = 0
-        self.file: BinaryIO | None = None
+        self.file: UploadFile | None = None
         self.got_file = False
         self._part: str | None = None  # "file", "field:<name>" or "skip"
         self._field_buffer = bytearray()
@@ -59,7 +58,7 @@ class _Receiver:
         if event.name in FILE_PARTS and not self.got_file and event.filename != "":
             self.got_file = True
             self._part = "file"
-            self.file = await asyncio.to_thread(open, self.workspace.temp_path(SOURCE), "wb")
+            self.file = await asyncio.to_thread(self.workspace.open_upload)
         else:  # another file, or a form's empty file input (no file chosen)
             self._part = "skip"
 

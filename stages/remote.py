@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
-from stages.blobs import BlobNotFound, BlobStore
-
+from stages.blobs import BlobNotFound, BlobStore, BlobWriter
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +54,30 @@ class RemoteSession:
         """The attempt directories of the session (every ``<token>/``)."""
         for name, _ in self.store.list_children(self.prefix):
             yield name
+
+
+class UploadFile(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class Tee:
+    """Writes to a local file and a blob writer at once."""
+
+    def __init__(self, file: BinaryIO, writer: BlobWriter) -> None:
+        self.file, self.writer = file, writer
+
+    @property
+    def closed(self) -> bool:
+        return self.file.closed
+
+    def write(self, data: bytes, /) -> int:
+        self.writer.write(data)
+        return self.file.write(data)
+
+    def close(self) -> None:
+        self.file.close()

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from stages.blobs import BlobStore
-from stages.remote import RemoteSession, session_prefix
+from stages.blobs import BlobStore, BlobWriter
+from stages.remote import RemoteSession, Tee, UploadFile, session_prefix
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 TOKEN_RE = re.compile(r"^[a-z]+-[0-9a-f]{16,64}$")  # an attempt token: "<stage>-<hex>"
@@ -79,6 +79,7 @@ class Workspace:
         self._read_dirs = (self.output_dir, *(directory / check_token(t) for t in inputs),
                            directory)
         self.remote = remote
+        self._upload: BlobWriter | None = None
 
     def path(self, artifact: str) -> Path:
         for directory in self._read_dirs:
@@ -101,6 +102,25 @@ class Workspace:
 
     def _relative(self, path: Path) -> str:
         return path.relative_to(self.directory).as_posix()
+
+    def open_upload(self) -> UploadFile:
+        """Where an upload's bytes go as they arrive: SOURCE's temp file (for the probe),
+        and with a remote store the store too, a multipart upload running alongside, so the
+        store holds the video once it is probed rather than after a second pass."""
+        file = open(self.temp_path(SOURCE), "wb")  # noqa: SIM115 (the caller closes it)
+        if self.remote is None:
+            return file
+        self._upload = self.remote.store.writer(self.remote.key(SOURCE))
+        return Tee(file, self._upload)
+
+    def publish_upload(self) -> None:
+        """The probed upload is kept: finish its upload into the store (if any)."""
+        if self._upload is not None:
+            self._upload.commit()
+
+    def abort_upload(self) -> None:
+        if self._upload is not None:
+            self._upload.abort()
 
     def publish(self) -> None:
         """Put what this attempt wrote into the store (nothing to do on a local store)."""
@@ -175,14 +195,6 @@ class Storage:
              inputs: tuple[str, ...] = ()) -> Workspace:
         return Workspace(self.sessions / check_session_id(session_id), attempt, inputs,
                          self._remote(session_id))
-
-    def save_upload(self, session_id: str) -> None:
-        """The probed upload goes to the store, and off this disk (local store: stays)."""
-        remote = self._remote(session_id)
-        if remote is not None:
-            path = self.sessions / check_session_id(session_id) / SOURCE
-            remote.put(SOURCE, path)
-            self.discard(session_id)
 
     def save_results(self, session_id: str) -> None:
         remote = self._remote(session_id)

@@ -7,6 +7,7 @@ cancel, cleanup and expiry, with nothing left in the store or on any disk afterw
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import subprocess
@@ -158,3 +159,32 @@ def _no_follow(url: str) -> tuple[int, str]:
             return resp.status, ""
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Location", "")
+
+
+def multipart_uploads(split: Split) -> list[str]:
+    listed = split.s3.list_multipart_uploads(Bucket=split.bucket)
+    return [u["Key"] for u in listed.get("Uploads", [])]
+
+
+def test_refused_and_interrupted_uploads_leave_nothing(split: Split, clip: Path) -> None:
+    """The upload streams into the store while it arrives (a multipart upload of 12 MB
+    here): a video the probe refuses, or a body cut off mid-way, leaves no object, no
+    multipart upload and no scratch file."""
+    noise = os.urandom(12 * 1024 * 1024)  # several parts, and not a video
+    before = split.objects()
+    assert split.client.upload(f"{API}/upload", noise).status == 422
+    boundary = "cut"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="v.mp4"\r\n\r\n').encode()
+    conn = http.client.HTTPConnection("127.0.0.1", int(split.client.base_url.rsplit(":", 1)[1]))
+    conn.putrequest("POST", f"{API}/upload")
+    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    conn.putheader("Content-Length", str(len(head) + 2 * len(noise)))
+    conn.endheaders()
+    conn.send(head + noise)  # half of what it announced, then the client goes away
+    conn.close()
+    deadline = time.monotonic() + 15
+    while multipart_uploads(split) or split.scratch():
+        assert time.monotonic() < deadline, (multipart_uploads(split), split.scratch())
+        time.sleep(0.2)
+    assert split.objects() == before
