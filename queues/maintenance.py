@@ -11,8 +11,10 @@ import redis
 
 from queues import keys
 from queues.repair import Repairer
+from queues.session import F_FINAL, F_STATUS
 from queues.settings import Settings
 from queues.sweeper import sweep
+from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +24,19 @@ def _lead(connection: redis.Redis, lock: str, seconds: float) -> bool:
     return bool(connection.set(lock, "1", nx=True, px=max(1, int(seconds * 1000))))
 
 
+def drop_ended_scratch(connection: redis.Redis, storage: Storage) -> None:
+    """Scratch copies of sessions that ended or were deleted go from this disk at once:
+    nothing of a deleted session may stay anywhere."""
+    for session_id in storage.scratch_sessions():
+        status, final = connection.hmget(keys.session_key(session_id), [F_STATUS, F_FINAL])
+        if status is None or final is not None:
+            storage.discard(session_id)
+
+
 def maintain_once(connection: redis.Redis, settings: Settings, repairer: Repairer,
                   last_sweep: float) -> float:
     """One round; returns when the sweeper last ran (in this process)."""
+    drop_ended_scratch(connection, repairer.storage)
     if _lead(connection, keys.REPAIR_LOCK, settings.repair_interval * 0.9):
         repairer.run()
     now = time.monotonic()

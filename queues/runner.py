@@ -125,7 +125,6 @@ class StageRun:
             raise  # keep the traceback in RQ's failed registry for operators
         finally:
             attempt.close()
-            self.storage.discard(self.session_id)  # scratch copies (remote store only)
 
     def _attempt(self, attempt: Attempt, session: Session, workspace: Workspace) -> str:
         options = AnalysisOptions.from_json(session.options_json)

@@ -64,6 +64,11 @@ class StageWorker(Worker):
         self.storage = open_storage(settings)
         self._shutting_down = False
         self._oom_kills_before: int | None = None
+        # With a remote store, the scratch copies of the last session this worker ran (its
+        # source, the outputs it fetched or wrote) stay for that session's next stage here:
+        # render then does not fetch the source again, nor score the frames. They go when
+        # a job of another session starts, or once the session ended (queues.maintenance).
+        self._scratch_session: str | None = None
 
     # --- SIGTERM -------------------------------------------------------------------------
 
@@ -92,11 +97,11 @@ class StageWorker(Worker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._oom_kills_before = oom_kill_count()
-        try:
-            super().execute_job(job, queue)
-        finally:
-            if job.func_name == RUN_STAGE and len(job.args) == 2:
-                self.storage.discard(job.args[0])  # what a killed horse left in scratch
+        session_id = job.args[0] if job.func_name == RUN_STAGE and len(job.args) == 2 else None
+        if self._scratch_session not in (None, session_id):
+            self.storage.discard(self._scratch_session)  # one session's copies at a time
+        self._scratch_session = session_id
+        super().execute_job(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int,
                                  rusage: object) -> None:

@@ -216,6 +216,12 @@ class Storage:
         key = session_prefix(check_session_id(session_id)) + relative
         return self.store.presigned_url(key, seconds) if self.store.exists(key) else ""
 
+    def scratch_sessions(self) -> list[str]:
+        """Sessions with copies in this process's scratch space (a remote store only)."""
+        if self.store is None or not self.sessions.is_dir():
+            return []
+        return [e.name for e in os.scandir(self.sessions) if SESSION_ID_RE.fullmatch(e.name)]
+
     def discard(self, session_id: str) -> None:
         """Empty this process's scratch copy of the session (a remote store only)."""
         if self.store is not None:

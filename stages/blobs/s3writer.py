@@ -1,4 +1,6 @@
-"""A streaming S3 upload holding at most one part in memory: one PUT when small, else multipart.
+"""A streaming S3 upload holding at most two parts in memory: one PUT when small, else
+multipart, with one part on its way while the next fills (the writer is fed by a request
+that is still arriving: sending a part must not stop reading it).
 
 Checksums follow what boto3's own upload_file does (CRC32 per part, named when the upload
 starts), so both paths behave alike on AWS and on S3-compatible stores.
@@ -6,6 +8,7 @@ starts), so both paths behave alike on AWS and on S3-compatible stores.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,7 +19,8 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts, except the last one
 
 
 class S3BlobWriter(WriterBase):
-    """Buffers one part; each full part is sent as it fills, the rest at commit()."""
+    """Buffers one part; each full part is sent (in a thread) as it fills, the rest at
+    commit(). A part waits for the one before it, so two at most are held."""
 
     def __init__(self, client: Any, bucket: str, key: str, part_size: int) -> None:
         super().__init__()
@@ -27,6 +31,8 @@ class S3BlobWriter(WriterBase):
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._in_flight: Future[dict[str, Any]] | None = None
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -38,16 +44,26 @@ class S3BlobWriter(WriterBase):
                 self._send_part()
 
     def _commit(self) -> None:
-        if self._upload_id is None:  # it all fit in one part: one PUT, nothing to clean up
-            self._client.put_object(**self._target, Body=self._buffer)
-            return
-        if self._buffer:
-            self._send_part()
-        self._client.complete_multipart_upload(
-            **self._target, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts})
+        try:
+            if self._upload_id is None:  # it all fit in one part: one PUT, nothing to clean up
+                self._client.put_object(**self._target, Body=self._buffer)
+                return
+            if self._buffer:
+                self._send_part()
+            self._settle()
+            self._client.complete_multipart_upload(
+                **self._target, UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts})
+        finally:
+            self._sender.shutdown(wait=False)
 
     def _abort(self) -> None:
         self._buffer = bytearray()
+        try:
+            self._settle()
+        except Exception:  # a part that failed: the whole upload goes anyway
+            pass
+        self._sender.shutdown(wait=False)
         if self._upload_id is not None:
             abort_upload(self._client, self._target["Bucket"], self._target["Key"],
                          self._upload_id)
@@ -56,18 +72,26 @@ class S3BlobWriter(WriterBase):
         if self._upload_id is None:
             self._upload_id = self._client.create_multipart_upload(
                 **self._target, **self._checksum)["UploadId"]
+        self._settle()  # the part before this one has arrived (or its error is raised here)
         number = len(self._parts) + 1
         # The bytearray goes out as it is (no copy); a new one is made, not cleared, as
-        # botocore may still hold this one for a retry until upload_part returns.
-        response = self._client.upload_part(**self._target, UploadId=self._upload_id,
-                                            PartNumber=number, Body=self._buffer,
-                                            **self._checksum)
+        # botocore holds this one until upload_part returns.
+        self._in_flight = self._sender.submit(self._upload_part, number, self._buffer)
         self._buffer = bytearray()
+
+    def _upload_part(self, number: int, body: bytearray) -> dict[str, Any]:
+        response = self._client.upload_part(**self._target, UploadId=self._upload_id,
+                                            PartNumber=number, Body=body, **self._checksum)
         part = {"ETag": response["ETag"], "PartNumber": number}
         member = f"Checksum{self._checksum.get('ChecksumAlgorithm')}"
         if member in response:
             part[member] = response[member]  # an upload that named one must list them
-        self._parts.append(part)
+        return part
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            self._parts.append(future.result())
 
 
 def checksum_args(client: Any) -> dict[str, str]:
