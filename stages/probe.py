@@ -91,10 +91,13 @@ def probe(path: Path | str, max_seconds: float | None = None,
 
 def _open(path: Path, limits: MediaLimits) -> av.container.InputContainer:
     # Opening decodes a few frames to learn the codec parameters: the decoder's own
-    # guard keeps a header that claims a huge picture from allocating it.
-    container = av.open(str(path), metadata_errors="ignore", options=limits.decoder_options())
+    # guard keeps a header that claims a huge picture from allocating it, and one thread
+    # keeps the decoder from sizing a context per thread for it (the web probes uploads
+    # side by side; a few frames decode as fast on one).
+    options = {**limits.decoder_options(), "threads": "1"}
+    container = av.open(str(path), metadata_errors="ignore", options=options)
     for stream in container.streams.video:
-        stream.codec_context.options = limits.decoder_options()
+        stream.codec_context.options = options
     return container
 
 
