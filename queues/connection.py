@@ -2,7 +2,8 @@
 
 Three kinds of client, by how long a call may wait:
 - the web's: a call not answered within ``redis_timeout`` fails (the route answers 503),
-  with one immediate reconnect for a connection that broke (a fail-over);
+  with one immediate reconnect for a connection that broke (a fail-over), but no second
+  wait on a Redis that does not answer;
 - workers' own calls (stage transitions, leases, the sweeper): a few seconds, retried
   with backoff, so a blip or a restart of Redis costs a pause, not a session;
 - the RQ worker's: no read timeout, since its dequeue blocks for minutes.
@@ -41,7 +42,7 @@ def web_redis(settings: Settings) -> redis.Redis:
     """The web's blocking client (used in threads): fails fast, so routes answer 503."""
     return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=settings.redis_timeout,
                                 socket_timeout=settings.redis_timeout, health_check_interval=30,
-                                retry=Retry(NoBackoff(), 1))
+                                retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)))
 
 
 def async_redis(settings: Settings) -> redis.asyncio.Redis:
@@ -49,7 +50,7 @@ def async_redis(settings: Settings) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(
         settings.redis_url, socket_connect_timeout=settings.redis_timeout,
         socket_timeout=settings.redis_timeout, health_check_interval=30,
-        retry=AsyncRetry(NoBackoff(), 1))
+        retry=AsyncRetry(NoBackoff(), 1, (redis.ConnectionError,)))
 
 
 def pipeline_queue(connection: redis.Redis, settings: Settings) -> Queue:
