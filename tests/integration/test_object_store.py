@@ -56,7 +56,8 @@ def split(redis_server: str, s3_endpoint: S3Endpoint,
     bucket = f"split-{secrets.token_hex(6)}"
     s3_endpoint.create_bucket(s3, bucket)
     url = redis_server.rsplit("/", 1)[0] + "/3"
-    redis.Redis.from_url(url).flushdb()
+    with redis.Redis.from_url(url) as conn:
+        conn.flushdb()
     common = {**os.environ, "REDIS_URL": url, "STORAGE_URL": f"s3://{bucket}/media",
               "AWS_ENDPOINT_URL": s3_endpoint.url, "AWS_ACCESS_KEY_ID": s3_endpoint.access_key,
               "AWS_SECRET_ACCESS_KEY": s3_endpoint.secret_key,
@@ -83,6 +84,7 @@ def split(redis_server: str, s3_endpoint: S3Endpoint,
         for proc in procs:
             proc.wait(20)
         remove_bucket(s3, bucket)
+        s3.close()
 
 
 @pytest.fixture(scope="module")
