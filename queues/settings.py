@@ -51,6 +51,7 @@ class Settings:
     render_max_height: int = 720
     render_crossfade: float = 0.0  # seconds; shortens the reel by this much per join
     workers: int = 2  # worker processes the dev launcher starts
+    worker_nice: int = 10  # workers and their ffmpeg run this much below the web's CPU priority
     port: int = 8000
 
     @classmethod
@@ -79,6 +80,8 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be positive")
         if not 0 < self.cancel_grace < 2:
             raise SettingsError("CANCEL_GRACE must be between 0 and 2 seconds")
+        if not 0 <= self.worker_nice <= 19:
+            raise SettingsError("WORKER_NICE must be between 0 (the web's priority) and 19")
         if not self.shutdown_grace < 30:
             raise SettingsError("SHUTDOWN_GRACE must stay below the platform's 30 s SIGKILL")
         if self.render_crossfade < 0:

@@ -159,6 +159,7 @@ def main() -> None:
     settings = process_settings()
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: the worker needs the web process's Redis")
+    os.nice(settings.worker_nice)  # the web answers first when they share cores; ffmpeg inherits
     open_storage(settings).clear_scratch()  # whatever a previous run left on this disk
     start_maintenance_thread(sync_redis(settings), settings)
     backoff = 1.0

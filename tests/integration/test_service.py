@@ -88,6 +88,28 @@ def test_two_sessions_run_concurrently(service: Service, clips: dict[str, Path])
     assert second.started_at < first.ended_at, "the two decodes did not overlap"
 
 
+def test_workers_and_their_ffmpeg_run_below_the_web(service: Service,
+                                                   clips: dict[str, Path]) -> None:
+    import psutil
+
+    sid = upload_ok(service, clips["long"], render="false")
+    service.client.wait(sid, until=("processing",))
+    own = psutil.Process().nice()
+    niced = {}
+    deadline = time.monotonic() + 30
+    while not any("ffmpeg" in name for name in niced) and time.monotonic() < deadline:
+        for worker in service.workers:
+            for proc in [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(True)]:
+                try:
+                    niced[f"{proc.name()}-{proc.pid}"] = proc.nice()
+                except psutil.NoSuchProcess:
+                    continue
+        time.sleep(0.05)
+    assert any("ffmpeg" in name for name in niced), niced
+    assert set(niced.values()) == {own + 10}, niced  # the default WORKER_NICE
+    assert service.client.wait(sid, timeout=120)[-1]["status"] == "completed"
+
+
 def test_cancel_mid_stage(service: Service, clips: dict[str, Path]) -> None:
     sid = upload_ok(service, clips["long"])
     seen = service.client.wait(sid, until=("processing",))
