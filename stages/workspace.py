@@ -202,12 +202,20 @@ class Storage:
             remote.put(RESULTS, self.sessions / check_session_id(session_id) / RESULTS)
 
     def read_json(self, session_id: str, artifact: str, inputs: tuple[str, ...] = ()) -> Any:
-        """An artifact of a session, read without leaving a copy on this disk."""
-        workspace = self.open(session_id, inputs=inputs)
-        try:
+        """An artifact of a session, read without leaving a copy on this disk. With a
+        remote store each call fetches into a directory of its own: two requests reading
+        the same session at once must not remove each other's copy."""
+        if self.store is None:
+            return self.open(session_id, inputs=inputs).read_json(artifact)
+        with tempfile.TemporaryDirectory(dir=self._scratch_tmp()) as private:
+            workspace = Workspace(Path(private) / check_session_id(session_id), None, inputs,
+                                  self._remote(session_id))
             return workspace.read_json(artifact)
-        finally:
-            self.discard(session_id)
+
+    def _scratch_tmp(self) -> Path:
+        path = self.root / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def blob_url(self, session_id: str, relative: str, seconds: int) -> str | None:
         """A short-lived URL to fetch a session's object directly (None: a local store)."""
@@ -232,7 +240,11 @@ class Storage:
         of sessions ``live`` names."""
         if self.store is None:
             return 0
-        return self.store.abort_stale_uploads(seconds, lambda key: live(key.split("/")[1]))
+        def spare(key: str) -> bool:  # "sessions/<id>/...": spare a live session's uploads
+            parts = key.split("/")
+            return len(parts) > 2 and parts[0] == "sessions" and live(parts[1])
+
+        return self.store.abort_stale_uploads(seconds, spare)
 
     def clear_scratch(self) -> None:
         """Empty this process's scratch space (a remote store only: at start-up)."""
