@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rq import Queue
-from rq.job import Job
+from rq.job import Dependency, Job
 
 from stages import decode, render, score, select, workout
 from stages.context import StageContext
@@ -56,7 +56,14 @@ RUN_STAGE = "queues.runner.run_stage"  # the job function of every stage, by dot
 
 def enqueue_pipeline(queue: Queue, session_id: str, analysis: str, *, stage_timeout: int,
                      result_ttl: int) -> dict[str, str]:
-    """Enqueue one job per stage, each depending on the stages it reads from."""
+    """Enqueue one job per stage, each depending on the stages it reads from.
+
+    Only the first stage joins the back of the queue. A later stage goes to the front once
+    its inputs are done (``Dependency(enqueue_at_front=True)``), so a started session is
+    finished before its worker takes a new session's decode: with N sessions at once the
+    first result comes after about 1/N of the total time, not at the end (plain FIFO ran
+    every decode first).
+    """
     jobs: dict[str, Job] = {}
     for spec in PIPELINES[analysis]:
         parents = [jobs[name] for name in spec.after]
@@ -72,7 +79,7 @@ def enqueue_stage(queue: Queue, session_id: str, stage: str, *, depends_on: list
     return queue.enqueue(
         RUN_STAGE, session_id, stage,
         job_id=job_id(session_id, stage),
-        depends_on=depends_on or None,
+        depends_on=Dependency(jobs=depends_on, enqueue_at_front=True) if depends_on else None,
         at_front=at_front,
         job_timeout=stage_timeout,
         result_ttl=result_ttl,

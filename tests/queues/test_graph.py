@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import fakeredis
 import pytest
 from rq.job import Job, JobStatus
 
 from queues.connection import pipeline_queue
 from queues.graph import PIPELINES, STAGES, enqueue_pipeline, job_id
+from queues.session import Session
 from queues.settings import Settings
 
 EXPECTED = {
@@ -40,3 +44,24 @@ def test_graph_is_topologically_ordered() -> None:
         for spec in specs:
             assert set(spec.after) <= seen, spec.name
             seen.add(spec.name)
+
+
+def test_a_started_session_finishes_before_the_next_one_starts(
+        make_session: Callable[..., Session], run_jobs: Callable[[], None], small_video: Path,
+        redis_conn: fakeredis.FakeRedis) -> None:
+    """Downstream stages go to the front of the queue: with one worker, session A runs all
+    of its stages before session B's decode (plain FIFO ran both decodes first)."""
+    first = make_session(small_video, analysis="workout", render=False)
+    second = make_session(small_video, analysis="highlights", render=False)
+    run_jobs()
+    ran = []
+    for session in (first, second):
+        for stage in PIPELINES[session.analysis]:
+            job = Job.fetch(job_id(session.session_id, stage.name), connection=redis_conn)
+            assert job.get_status() == JobStatus.FINISHED
+            assert job.started_at is not None
+            ran.append((job.started_at, session.session_id[:4], stage.name))
+    order = [(sid, stage) for _, sid, stage in sorted(ran)]
+    a, b = first.session_id[:4], second.session_id[:4]
+    assert order == [(a, "decode"), (a, "score"), (a, "workout"),
+                     (b, "decode"), (b, "score"), (b, "select"), (b, "render")]
