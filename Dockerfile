@@ -10,4 +10,4 @@ COPY stages ./stages
 RUN useradd --create-home app && mkdir -p /media && chown app /media
 USER app
 EXPOSE 8000
-CMD ["hypercorn", "api:create_app()", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["hypercorn", "--config", "python:api.serving.HYPERCORN", "api:create_app()", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

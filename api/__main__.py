@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 
+import uvloop
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from api import create_app
+from api.serving import HYPERCORN
 from queues.embedded import start_embedded_redis
 from queues.settings import Settings
 
@@ -36,11 +38,11 @@ def main() -> None:
     env = {**os.environ, "REDIS_URL": settings.redis_url, "MEDIA_ROOT": str(settings.media_root)}
     for _ in range(settings.workers):
         children.insert(0, subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env))
-    config = Config()
+    config = Config.from_object(HYPERCORN)
     config.bind = [f"0.0.0.0:{settings.port}"]
     config.accesslog = "-"
     shutdown = asyncio.Event()
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
     log.info("serving on http://localhost:%s with %s worker(s)", settings.port, settings.workers)

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from queues.embedded import free_port
-from tests.integration.http import Client
+from tests.integration.http import WEB_ARGS, Client
 from tests.media import make_video
 from tests.s3server import S3Endpoint, remove_bucket
 
@@ -108,7 +108,7 @@ class Cluster:
 
     def start_web(self) -> None:
         port = int(self.client.base_url.rsplit(":", 1)[1])
-        self.web = self._spawn("web", ["-m", "hypercorn", "api:create_app()", "--bind",
+        self.web = self._spawn("web", [*WEB_ARGS, "--bind",
                                        f"127.0.0.1:{port}"])
         self.client.wait_ready(self.web, self.tmp / "web.log")
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from queues.embedded import free_port
-from tests.integration.http import Client
+from tests.integration.http import WEB_ARGS, Client
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -48,7 +48,7 @@ def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                   stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
                                   stderr=subprocess.STDOUT)
                  for i in range(2)]
-        web = subprocess.Popen([sys.executable, "-m", "hypercorn", "api:create_app()", "--bind",
+        web = subprocess.Popen([sys.executable, *WEB_ARGS, "--bind",
                                 f"127.0.0.1:{port}"], env=env, cwd=ROOT,
                                stdout=files.enter_context(open(logs / "web.log", "wb")),
                                stderr=subprocess.STDOUT)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The web process as the Procfile runs it (``python`` + these, then ``--bind``).
+WEB_ARGS = ("-m", "hypercorn", "--config", "python:api.serving.HYPERCORN", "api:create_app()")
+
 
 @dataclass
 class Reply:

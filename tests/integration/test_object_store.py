@@ -26,7 +26,7 @@ import redis
 
 from queues.embedded import free_port
 from tests.integration.conftest import ROOT
-from tests.integration.http import Client
+from tests.integration.http import WEB_ARGS, Client
 from tests.s3server import S3Endpoint, remove_bucket
 
 API = "/api/v1/video"
@@ -68,7 +68,7 @@ def split(redis_server: str, s3_endpoint: S3Endpoint,
     procs: list[subprocess.Popen[bytes]] = []
     with ExitStack() as files:
         for name, root in roots.items():
-            command = (["-m", "hypercorn", "api:create_app()", "--bind", f"127.0.0.1:{port}"]
+            command = ([*WEB_ARGS, "--bind", f"127.0.0.1:{port}"]
                        if name == "web" else ["-m", "queues.worker"])
             log = files.enter_context(open(base / f"{name}.log", "wb"))
             procs.append(subprocess.Popen([sys.executable, *command], cwd=ROOT,

@@ -22,7 +22,7 @@ import pytest
 
 from queues.embedded import free_port
 from tests.integration.conftest import ROOT
-from tests.integration.http import Client
+from tests.integration.http import WEB_ARGS, Client
 
 UPLOAD_HEAD = (b"POST /api/v1/video/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
                b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n"
@@ -44,9 +44,8 @@ def web(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
            "MEDIA_ROOT": str(media), "UPLOAD_IDLE_TIMEOUT": "1", "UPLOAD_MIN_RATE": "1000",
            "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hypercorn", "api:create_app()",
-                                 "--bind", f"127.0.0.1:{port}"], env=env, cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, *WEB_ARGS, "--bind", f"127.0.0.1:{port}"],
+                                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         Client(f"http://127.0.0.1:{port}").wait_ready(proc, log)
         yield Web(port, media)
