@@ -64,7 +64,9 @@ def session_store(connection: redis.Redis, settings: Settings) -> SessionStore:
 def open_storage(settings: Settings) -> Storage:
     """Sessions' files: a local directory (STORAGE_URL unset or a path: MEDIA_ROOT by
     default), or an object store with MEDIA_ROOT as this process's scratch space."""
+    keep = settings.keep_intermediates
     if settings.storage_url.startswith("s3://"):
-        return Storage(settings.media_root, open_store(settings.storage_url,
-                                                       settings.media_root))
-    return Storage(Path(settings.storage_url) if settings.storage_url else settings.media_root)
+        return Storage(settings.media_root, open_store(settings.storage_url, settings.media_root),
+                       keep_intermediates=keep)
+    return Storage(Path(settings.storage_url) if settings.storage_url else settings.media_root,
+                   keep_intermediates=keep)

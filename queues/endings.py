@@ -17,11 +17,11 @@ from rq.job import Job, JobStatus
 
 from queues import keys
 from queues.graph import PIPELINES, STAGES, enqueue_stage, job_id
-from queues.session import F_ERROR, LossCause, SessionStatus
+from queues.session import F_ERROR, LossCause, Session, SessionStatus
 from queues.store import SessionStore
 from stages import results
 from stages.options import AnalysisOptions
-from stages.workspace import RESULTS, Storage
+from stages.workspace import REEL, REEL_META, RESULTS, Storage
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,15 @@ def complete_session(connection: redis.Redis, store: SessionStore, storage: Stor
     if not store.finish(session_id, SessionStatus.COMPLETED, [s.name for s in session.stages]):
         finalize_cancelled(connection, store, storage, session_id)  # a cancel came first
         return "cancelled"
+    storage.end(session_id, keep=results_files(session))
     return "completed"
+
+
+def results_files(session: Session) -> tuple[str, ...]:
+    """What a completed session keeps until it expires: the results body and the reel."""
+    render = next((s for s in session.stages if s.name == "render" and s.token), None)
+    reel = (f"{render.token}/{REEL}", f"{render.token}/{REEL_META}") if render else ()
+    return (RESULTS, *reel)
 
 
 def requeue_stage(connection: redis.Redis, queue: Queue, session_id: str, stage: str, *,
@@ -143,7 +151,7 @@ def finalize_cancelled(connection: redis.Redis, store: SessionStore, storage: St
     if session is None or not store.finish(session_id, SessionStatus.CANCELLED,
                                            [s.name for s in session.stages]):
         return False
-    storage.open(session_id).remove_outputs()
+    storage.end(session_id)
     cancel_waiting_jobs(connection, session_id, store.session_ttl)
     return True
 
@@ -161,7 +169,7 @@ def mark_failed(connection: redis.Redis, store: SessionStore, storage: Storage, 
     if not store.finish(session_id, SessionStatus.FAILED, [s.name for s in session.stages],
                         failed_stage=stage, extra={F_ERROR: json.dumps(problem)}):
         return
-    storage.open(session_id).remove_outputs()
+    storage.end(session_id)
     cancel_waiting_jobs(connection, session_id, store.session_ttl)
 
 

@@ -29,6 +29,7 @@ class Settings:
     max_frame_rate: float = 240.0  # videos with more frames per second are refused (422)
     max_streams: int = 16  # files with more streams (tracks of any kind) are refused (422)
     session_ttl: int = 24 * 3600  # a session and its files live this long after it ends
+    keep_intermediates: bool = False  # keep the upload and stage files until expiry too
     tombstone_ttl: int = 7 * 24 * 3600  # how long a deleted id answers 410 before 404
     upload_stale_seconds: int = 3600  # a workspace with no session this old is swept
     sweep_interval: float = 60.0  # seconds between sweeps (one sweeper at a time)

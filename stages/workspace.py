@@ -4,12 +4,11 @@ Paths are built only from validated session ids, attempt tokens we generate and 
 artifact names, never from anything a user sent. Each attempt of a stage writes into a
 directory of its own (named by its token); it reads its inputs from the directories of
 the attempts that completed the stages before it. An attempt that was given up on can
-go on writing into its own directory, but nobody reads that.
-
-With a blob store that is not this disk (``Storage(root, store)``), the root is this
-process's scratch space: a workspace fetches what it reads from the store on first use
-and :meth:`Workspace.publish` puts what it wrote there; :meth:`Storage.discard` then
-empties the scratch copy.
+go on writing into its own directory, but nobody reads that. When the session ends,
+:meth:`Storage.end` removes all but its results and reel. With a blob store that is not
+this disk (``Storage(root, store)``), the root is this process's scratch space: a
+workspace fetches what it reads from the store on first use and :meth:`Workspace.publish`
+puts what it wrote there; :meth:`Storage.discard` then empties the scratch copy.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,27 +160,50 @@ class Workspace:
         if self.remote is not None:
             self.remote.delete(f"{check_token(token)}/")
 
-    def remove_outputs(self) -> None:
-        """Drop everything but the upload (used when a session is cancelled or failed)."""
+    def prune(self, keep: Collection[str] = ()) -> None:
+        """Remove every file of the session (the upload included) but ``keep``: paths
+        relative to the session directory, e.g. ``results.json``, ``<token>/reel.mp4``."""
+        kept_dirs = {k.split("/")[0] for k in keep if "/" in k}
         for entry in self.directory.iterdir() if self.directory.is_dir() else ():
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            elif entry.name in INTERMEDIATES or entry.name.startswith("."):
-                entry.unlink(missing_ok=True)
-        if self.remote is not None:
-            for name in list(self.remote.attempt_dirs()):
+            if entry.is_dir() and entry.name in kept_dirs:
+                for inner in entry.iterdir():
+                    if f"{entry.name}/{inner.name}" not in keep:
+                        _remove(inner)
+            elif entry.name not in keep:
+                _remove(entry)
+        if self.remote is None:
+            return
+        if SOURCE not in keep:
+            self.remote.delete(SOURCE)
+        for name in list(self.remote.attempt_dirs()):
+            if name not in kept_dirs:
                 self.remote.delete(f"{name}/")
-            self.remote.delete(RESULTS)
+                continue
+            for artifact in INTERMEDIATES:
+                if f"{name}/{artifact}" not in keep:
+                    self.remote.delete(f"{name}/{artifact}")
+
+
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 class Storage:
     """Where sessions' files live: under ``root`` (a local store, shared by every process
     of one machine or volume), or in ``store`` with ``root`` as this process's scratch."""
 
-    def __init__(self, root: Path, store: BlobStore | None = None) -> None:
+    def __init__(self, root: Path, store: BlobStore | None = None, *,
+                 keep_intermediates: bool = False) -> None:
         self.root = Path(root)
         self.sessions = self.root / "sessions"
         self.store = store
+        self.keep_intermediates = keep_intermediates
+
+    def end(self, session_id: str, keep: Collection[str] = ()) -> None:
+        """The session has ended: remove its upload and stage files but ``keep`` (its
+        results and reel), unless the store was told to keep them (KEEP_INTERMEDIATES)."""
+        if not self.keep_intermediates:
+            self.open(session_id).prune(keep)
 
     def _remote(self, session_id: str) -> RemoteSession | None:
         return RemoteSession(self.store, session_id) if self.store is not None else None

@@ -27,9 +27,10 @@ def redis_conn() -> Iterator[fakeredis.FakeRedis]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; ``parametrize("settings", [{...}], indirect=True)`` overrides some."""
     return dataclasses.replace(Settings(), redis_url="", media_root=tmp_path / "media",
-                               analysis_long_side=96)
+                               analysis_long_side=96, **getattr(request, "param", {}))
 
 
 @pytest.fixture

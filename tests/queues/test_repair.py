@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fakeredis
+import pytest
 from rq.job import Job, JobStatus
 
 from queues import keys
@@ -68,6 +69,8 @@ def test_stalled_stage_is_requeued_after_the_grace(make_session: Callable[..., S
     assert score.get_status(refresh=True) == JobStatus.QUEUED
 
 
+# The stage files stay: this test rewinds a completed session to before its results.
+@pytest.mark.parametrize("settings", [{"keep_intermediates": True}], indirect=True)
 def test_session_whose_last_step_died_is_completed(make_session: Callable[..., Session],
                                                    small_video: Path,
                                                    run_jobs: Callable[[], None],

@@ -18,7 +18,16 @@ from queues.store import SessionStore
 from queues.worker import build_worker
 from stages.errors import StageCancelled, StageSuperseded
 from stages.options import AnalysisOptions
-from stages.workspace import RESULTS, Storage
+from stages.workspace import (
+    FRAMES,
+    REEL,
+    REEL_META,
+    RESULTS,
+    SCORES,
+    SOURCE,
+    WORKOUT,
+    Storage,
+)
 
 
 def statuses(store: SessionStore, sid: str) -> dict[str, str]:
@@ -38,6 +47,25 @@ def test_all_pipeline_completes(make_session: Callable[..., Session], small_vide
     body = storage.open(session.session_id).read_json(RESULTS)
     assert body["analysis"] == "all" and body["workout"] is not None
     assert body["video"]["fps"] == 25.0
+    # Only the results and the reel outlive the session's end: no upload, no frame cache.
+    directory = storage.open(session.session_id).directory
+    render = done.stage("render").token
+    assert sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()
+                  ) == sorted([RESULTS, f"{render}/{REEL_META}", f"{render}/{REEL}"])
+    assert body["reel"] is not None
+    assert storage.open(session.session_id, inputs=done.outputs).path(REEL).stat().st_size > 0
+
+
+@pytest.mark.parametrize("settings", [{"keep_intermediates": True}], indirect=True)
+def test_keep_intermediates_keeps_every_file(make_session: Callable[..., Session],
+                                             small_video: Path, run_jobs: Callable[[], None],
+                                             store: SessionStore, storage: Storage) -> None:
+    session = make_session(small_video, analysis="workout")
+    run_jobs()
+    done = store.get(session.session_id)
+    assert done is not None and done.status is SessionStatus.COMPLETED
+    names = {p.name for p in storage.open(session.session_id).directory.rglob("*")}
+    assert {SOURCE, FRAMES, SCORES, WORKOUT, RESULTS} <= names
 
 
 def test_failing_stage_fails_session_and_cancels_the_rest(
@@ -56,7 +84,7 @@ def test_failing_stage_fails_session_and_cancels_the_rest(
         if stage != "decode":  # RQ would otherwise keep these deferred forever
             assert Job.fetch(jid, connection=redis_conn).get_status() == JobStatus.CANCELED
     workspace = storage.open(session.session_id)
-    assert sorted(p.name for p in workspace.directory.iterdir()) == ["source"]
+    assert list(workspace.directory.iterdir()) == []  # the upload too: the session ended
 
 
 def test_cancel_flag_before_start_cancels(make_session: Callable[..., Session],
