@@ -55,31 +55,32 @@ RUN_STAGE = "queues.runner.run_stage"  # the job function of every stage, by dot
 
 
 def enqueue_pipeline(queue: Queue, session_id: str, analysis: str, *, stage_timeout: int,
-                     result_ttl: int) -> dict[str, str]:
+                     result_ttl: int, fair: bool = True) -> dict[str, str]:
     """Enqueue one job per stage, each depending on the stages it reads from.
 
     Only the first stage joins the back of the queue. A later stage goes to the front once
     its inputs are done (``Dependency(enqueue_at_front=True)``), so a started session is
     finished before its worker takes a new session's decode: with N sessions at once the
     first result comes after about 1/N of the total time, not at the end (plain FIFO ran
-    every decode first).
+    every decode first). ``fair=False``: plain FIFO (FAIR_SCHEDULING=false).
     """
     jobs: dict[str, Job] = {}
     for spec in PIPELINES[analysis]:
         parents = [jobs[name] for name in spec.after]
         jobs[spec.name] = enqueue_stage(queue, session_id, spec.name, depends_on=parents,
-                                        stage_timeout=stage_timeout, result_ttl=result_ttl)
+                                        stage_timeout=stage_timeout, result_ttl=result_ttl,
+                                        fair=fair)
     return {name: job.id for name, job in jobs.items()}
 
 
 def enqueue_stage(queue: Queue, session_id: str, stage: str, *, depends_on: list[Job] | None = None,
                   at_front: bool = False, stage_timeout: int | None = None,
-                  result_ttl: int | None = None) -> Job:
+                  result_ttl: int | None = None, fair: bool = True) -> Job:
     """The RQ job of one stage (also how the repairer recreates a lost one)."""
     return queue.enqueue(
         RUN_STAGE, session_id, stage,
         job_id=job_id(session_id, stage),
-        depends_on=Dependency(jobs=depends_on, enqueue_at_front=True) if depends_on else None,
+        depends_on=Dependency(jobs=depends_on, enqueue_at_front=fair) if depends_on else None,
         at_front=at_front,
         job_timeout=stage_timeout,
         result_ttl=result_ttl,

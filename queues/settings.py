@@ -23,6 +23,7 @@ class Settings:
     media_root: Path = Path("./var/media")  # the store when STORAGE_URL is unset; else scratch
     storage_url: str = ""  # a directory, or s3://bucket/prefix (credentials: AWS_* variables)
     queue_name: str = "pipeline"  # RQ queue every stage job goes to
+    fair_scheduling: bool = True  # a started session's next stages go to the queue's front
     max_upload_bytes: int = 1024 * 1024 * 1024  # uploads above this get 413 while streaming
     max_video_seconds: float = 900.0  # longer videos are refused (422)
     max_picture_side: int = 4096  # pictures wider or taller than this (pixels) are refused

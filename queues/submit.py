@@ -30,7 +30,8 @@ def submit_session(connection: redis.Redis, settings: Settings, session_id: str,
     try:
         jobs = enqueue_pipeline(pipeline_queue(connection, settings), session_id,
                                 options.analysis, stage_timeout=settings.stage_timeout,
-                                result_ttl=settings.session_ttl)
+                                result_ttl=settings.session_ttl,
+                                fair=settings.fair_scheduling)
     except Exception:
         store.delete(session_id)
         raise
