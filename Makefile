@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast bench bench-storage eval-workout eval-highlights clean
+.PHONY: run test test-fast bench bench-pipeline bench-storage eval-workout eval-highlights clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ test: $(BIN)/.installed  ## lint, types, then every test (integration suite incl
 test-fast: $(BIN)/.installed  ## unit tests only
 	$(BIN)/python -m pytest -m "not integration"
 
-bench: $(BIN)/.installed  ## the issue-2 figures: ffmpeg decode baseline vs upload->completed
+bench: $(BIN)/.installed  ## every performance figure, its target and its same-run baseline
+	$(BIN)/python bench/performance.py
+
+bench-pipeline: $(BIN)/.installed  ## the issue-2 figures: ffmpeg decode baseline vs upload->completed
 	$(BIN)/python bench/pipeline.py
 
 bench-storage: $(BIN)/.installed  ## local vs S3 store: upload->completed, store bytes, web RSS
