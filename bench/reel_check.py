@@ -148,14 +148,14 @@ def _streams_ok(reel: Path, has_audio: bool, problems: list[str]) -> bool:
         ok = video.name == "h264" and video.profile == "High" and video.pix_fmt == "yuv420p"
         audio = container.streams.audio
         ok &= (bool(audio) and audio[0].codec_context.name == "aac") if has_audio else not audio
-    boxes = _top_level_boxes(reel.read_bytes())
+    boxes = top_level_boxes(reel.read_bytes())
     ok &= "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
     if not ok:
         problems.append("streams: not H.264 High yuv420p (+AAC) with +faststart")
     return ok
 
 
-def _top_level_boxes(data: bytes) -> list[str]:
+def top_level_boxes(data: bytes) -> list[str]:
     boxes, offset = [], 0
     while offset + 8 <= len(data):
         size = int.from_bytes(data[offset:offset + 4], "big")

@@ -53,6 +53,9 @@ class VideoInfo:
     audio_rate: int  # samples per second, 0 without audio
     video_codec: str  # the format's name ("h264", "av1")
     frame_count: int  # from the container index when present, else duration * fps
+    # Average bit rate of the video stream, bit/s; 0 when the file does not tell (and in
+    # records written before this field existed: it has a default so they still load).
+    video_bitrate: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -253,4 +256,19 @@ def _describe(container: av.container.InputContainer, stream: av.VideoStream,
         audio_rate=(audio.rate or 0) if audio is not None else 0,
         video_codec=_codec_name(stream),
         frame_count=int(stream.frames or round(duration * fps)),
+        video_bitrate=video_bitrate(container),
     )
+
+
+def video_bitrate(container: av.container.InputContainer) -> int:
+    """The first video stream's average bit rate in bit/s, 0 when the file does not tell.
+
+    MP4/MOV give it per stream; other formats give at most the whole file's, less the audio
+    streams' where known: an over-estimate, never an under-estimate.
+    """
+    if not container.streams.video:
+        return 0
+    if container.streams.video[0].bit_rate:
+        return int(container.streams.video[0].bit_rate)
+    audio = sum(int(s.bit_rate or 0) for s in container.streams.audio)
+    return max(0, int(container.bit_rate or 0) - audio)

@@ -1,6 +1,7 @@
 """Render stage: cut the selected segments frame-accurately and join them into one MP4 reel.
 
-Every segment is re-encoded (stream copy cuts on keyframes only), H.264 High + AAC stereo.
+Every segment is re-encoded (stream copy cuts on keyframes only), H.264 High + AAC stereo,
+the video capped in bit rate (stages.reel_encoding).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from stages.context import StageContext
 from stages.errors import MissingInput, RenderFailed
 from stages.ffmpeg import ffmpeg_exe
 from stages.limits import MediaLimits, decoder_guard, ffmpeg_guard
-from stages.probe import VideoInfo
+from stages.probe import VideoInfo, video_bitrate
 from stages.records.highlights import Selection
 from stages.records.reel import Reel
+from stages.reel_encoding import video_codec_args
 from stages.workspace import REEL, REEL_META, SOURCE
 
 AUDIO_RATE = 48000  # browsers play every AAC rate, 48 kHz is the common one
@@ -58,10 +60,11 @@ def _clock(micros: int) -> str:
 
 
 def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int],
-             with_audio: bool, out_path: Path, crossfade_us: int = 0, fps: float = 0.0,
-             seekable: bool = True, max_pixels: int | None = None) -> list[str]:
-    """One accurately seeked input per cut (start, duration in µs), joined by ``concat``;
-    no decoder allocates a picture over ``max_pixels``."""
+             with_audio: bool, out_path: Path, video_args: Sequence[str],
+             crossfade_us: int = 0, fps: float = 0.0, seekable: bool = True,
+             max_pixels: int | None = None) -> list[str]:
+    """One accurately seeked input per cut (start, duration in µs), joined by ``concat`` and
+    encoded with ``video_args``; no decoder allocates a picture over ``max_pixels``."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for start, duration in cuts:
         # ffmpeg's -ss drops every frame of a raw H.264/HEVC stream (it cannot seek in one):
@@ -72,9 +75,7 @@ def _command(source: Path, cuts: Sequence[tuple[int, int]], size: tuple[int, int
     trim = not seekable
     graph = (_crossfade_graph(cuts, size, with_audio, crossfade_us, fps, trim) if crossfade_us
              else _filtergraph(cuts, size, with_audio, trim))
-    cmd += ["-filter_complex", graph, "-map", "[v]",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
-            "-pix_fmt", "yuv420p"]
+    cmd += ["-filter_complex", graph, "-map", "[v]", *video_args]
     if with_audio:
         cmd += ["-map", "[a]", "-c:a", "aac", "-b:a", "128k"]
     return [*cmd, "-map_metadata", "-1", "-map_chapters", "-1", "-movflags", "+faststart",
@@ -149,9 +150,11 @@ def render_reel(source: Path, segments: Sequence[tuple[float, float]], info: Vid
                      max_height)
     # A crossfade never eats more than half of the shortest segment.
     crossfade_us = min(_micros(crossfade), min(d for _, d in cuts) // 2) if crossfade > 0 else 0
-    cmd = _command(source, cuts, size, info.has_audio, out_path, crossfade_us, info.fps,
-                   seekable(source, max_pixels), max_pixels)
     total = (sum(duration for _, duration in cuts) - crossfade_us * (len(cuts) - 1)) / 1e6
+    source_bps = info.video_bitrate or source_bitrate(source, max_pixels)
+    cmd = _command(source, cuts, size, info.has_audio, out_path,
+                   video_codec_args(size, source_bps, total), crossfade_us, info.fps,
+                   seekable(source, max_pixels), max_pixels)
     try:
         _run_ffmpeg(cmd, total, on_progress)
         return measure_reel(out_path)
@@ -227,6 +230,17 @@ def seekable(path: Path, max_pixels: int | None = None) -> bool:
     except av.FFmpegError:
         return False
     return True
+
+
+def source_bitrate(path: Path, max_pixels: int | None = None) -> int:
+    """The video's bit rate as the file tells it, 0 if it does not (probe records written
+    before VideoInfo held it say 0 too)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore",
+                     options=decoder_guard(max_pixels)) as container:
+            return video_bitrate(container)
+    except av.FFmpegError:
+        return 0
 
 
 def measure_reel(path: Path) -> Reel:

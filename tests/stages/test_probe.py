@@ -127,6 +127,25 @@ def test_info_round_trips_through_json(small_video: Path) -> None:
     assert VideoInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
 
 
+def test_record_written_before_the_bitrate_field_still_loads(small_video: Path) -> None:
+    record = probe(small_video).to_dict()
+    del record["video_bitrate"]
+    assert VideoInfo.from_dict(record).video_bitrate == 0  # "unknown"
+
+
+def test_video_bitrate_from_the_stream_or_at_most_the_whole_file(small_video: Path,
+                                                                tmp_path: Path) -> None:
+    with av.open(str(small_video)) as container:
+        stream_bps = container.streams.video[0].bit_rate
+        file_bps = container.bit_rate
+    assert stream_bps and file_bps and stream_bps < file_bps  # the sound is the rest
+    assert probe(small_video).video_bitrate == stream_bps
+    # Matroska gives no per-stream rate: the whole file's (an over-estimate, never under).
+    mkv = tmp_path / "same.mkv"
+    ffmpeg("-i", str(small_video), "-c", "copy", str(mkv))
+    assert stream_bps <= probe(mkv).video_bitrate <= 1.2 * file_bps
+
+
 @pytest.mark.parametrize("rotate", [90, 180, 270])
 def test_rotation_matches_what_ffmpeg_shows(rotate: int,
                                             video_factory: Callable[..., Path]) -> None:
