@@ -32,7 +32,7 @@ TOKEN_RE = re.compile(r"^[a-z]+-[0-9a-f]{16,64}$")  # an attempt token: "<stage>
 # Artifact file names, one per stage output.
 SOURCE = "source"  # the uploaded video, as received
 PROBE = "probe.json"  # stages.probe.VideoInfo
-FRAMES = "frames.u8"  # raw gray analysis frames, (count, height, width) uint8
+FRAMES = "frames.u8"  # gray analysis frames, zlib chunks of 64 (stages.framecache)
 FRAMES_META = "frames.json"  # frame cache shape, timestamps file, rates
 FRAME_TIMES = "frame_times.npy"  # float64 seconds, one per cached frame
 AUDIO = "audio.npz"  # loudness envelope (rms_db per hop)

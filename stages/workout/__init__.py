@@ -6,6 +6,7 @@ Rest is every second outside a set; a rep's time is when it is back at the start
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -16,10 +17,11 @@ from stages.probe import VideoInfo
 from stages.records.scores import FrameScores
 from stages.records.workout import WorkoutAnalysis, WorkoutSet
 from stages.workout.activity import find_activity
+from stages.workout.frames import SpilledFrames
 from stages.workout.search import sets_in_spans
 from stages.workout.sets import RepSet
 from stages.workout.signal import SubjectView
-from stages.workout.stabilise import stable_frames
+from stages.workout.stabilise import stabilise
 
 BATCH = 256  # cache frames per read: one progress report (and cancel check) each
 STABILISE_SHARE = 0.8  # of the stage's progress: reading and stabilising the frames
@@ -45,26 +47,32 @@ class FrameSource(Protocol):
 
 
 def analyze(frames: FrameSource, on_progress: Callable[[float], None],
-            cuts: Sequence[int] = (), duration: float | None = None) -> WorkoutAnalysis:
+            cuts: Sequence[int] = (), duration: float | None = None,
+            scratch: Path | None = None) -> WorkoutAnalysis:
     """The workout analysis of a frame cache; ``cuts`` are frames that start a new shot;
-    ``duration``: the video's (default: up to the end of the last cached frame)."""
+    ``duration``: the video's (default: up to the end of the last cached frame);
+    ``scratch``: where the stabilised frames are kept meanwhile (default: the temp dir)."""
     count, fps = int(frames.count), float(frames.fps)
     times = np.asarray(frames.times, dtype=np.float64)[:count]
     if duration is None:
         duration = float(times[-1] + 1.0 / fps) if count and fps > 0 else 0.0
     if count < 2 or fps <= 0 or len(times) < count:
         return summary([], duration, NO_FRAMES)
-    stable = stable_frames(frames.batches(BATCH), count,
-                           lambda done: on_progress(STABILISE_SHARE * done), cuts)
-    activity = find_activity(stable, fps, cuts)
-    on_progress(STABILISE_SHARE)
-    if not activity.spans:
-        return summary([], duration, NO_MOTION)
-    view = SubjectView(stable, activity.weights)
-    on_progress(STABILISE_SHARE + 0.05)
-    found = sets_in_spans(view, activity.still, activity.spans, fps,
-                          lambda done: on_progress(STABILISE_SHARE + 0.05
-                                                   + (0.95 - STABILISE_SHARE) * done))
+    # Memory stays flat however long the video: the stabilised frames go to disk, and each
+    # pass below reads them back a chunk at a time.
+    with SpilledFrames(scratch) as stable:
+        stabilise(frames.batches(BATCH), count, lambda done: on_progress(STABILISE_SHARE * done),
+                  cuts, stable.append)
+        stable.finish()
+        activity = find_activity(stable, fps, cuts)
+        on_progress(STABILISE_SHARE)
+        if not activity.spans:
+            return summary([], duration, NO_MOTION)
+        view = SubjectView(stable, activity.weights)
+        on_progress(STABILISE_SHARE + 0.05)
+        found = sets_in_spans(view, activity.still, activity.spans, fps,
+                              lambda done: on_progress(STABILISE_SHARE + 0.05
+                                                       + (0.95 - STABILISE_SHARE) * done))
     sets = [set_entry(times, offset, s) for offset, s in found]
     return summary(sets, duration, None if sets else NO_REPS)
 
@@ -97,5 +105,6 @@ def run(ctx: StageContext) -> None:
     # Rest counts to the video's end as decode measured it, like the results' duration.
     duration = VideoInfo.load(ws).duration
     frames = FrameCache.open(ws)
-    analyze(frames, ctx.progress, [int(c) for c in cuts], duration).save(ws)
+    ws.output_dir.mkdir(exist_ok=True)
+    analyze(frames, ctx.progress, [int(c) for c in cuts], duration, ws.output_dir).save(ws)
     ctx.progress(1.0)

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from stages.workout.frames import CHUNK, FrameRange, as_range, gather
+
 LAG_SECONDS = 0.2  # frame difference over this lag: slow reps still change pixels clearly
 MIN_CHANGE = 12.0  # grey levels a pixel must change by to count as moving (above noise)
 SMOOTH_SECONDS = 1.0  # energy smoothing window
 MIN_MOVING_SHARE = 0.02  # below this share of the subject's pixels moving, nobody exercises
 MAX_GAP_SECONDS = 4.0  # still moments shorter than this stay inside a span
 MIN_SPAN_SECONDS = 2.0  # shorter bursts cannot hold a set
-CHUNK = 512
+NOISE_STEP, NOISE_PIXELS = 5, 7  # the noise level is read off every 5th frame, 7th pixel
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,10 @@ class Activity:
     still: np.ndarray  # per frame: the subject is not moving
 
 
-def find_activity(frames: np.ndarray, fps: float, cuts: Sequence[int] = ()) -> Activity:
+def find_activity(frames: FrameRange | np.ndarray, fps: float,
+                  cuts: Sequence[int] = ()) -> Activity:
     """The subject's pixels and the spans where they keep moving (never across a cut)."""
+    frames = as_range(frames)
     lag = max(1, round(LAG_SECONDS * fps))
     threshold = change_threshold(frames, lag, cuts)
     weights = motion_weights(frames, lag, cuts, threshold)
@@ -38,36 +42,46 @@ def find_activity(frames: np.ndarray, fps: float, cuts: Sequence[int] = ()) -> A
     return Activity(weights, spans, still)
 
 
-def lagged_changes(frames: np.ndarray, lag: int, cuts: Sequence[int] = (),
+def lagged_changes(frames: FrameRange, lag: int, cuts: Sequence[int] = (),
                    step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """(first frame, |frame(t) - frame(t - lag)| as (n, pixels) uint8) in chunks, every
     ``step``-th frame; zero where t - lag is before the video or the shot's first frame (a
     cut is an edit, not motion). Chunks keep memory flat however long the video."""
-    n = len(frames)
-    flat = frames.reshape(n, -1)
+    n = frames.count
     for start in range(0, n, CHUNK * step):
         index = np.arange(start, min(n, start + CHUNK * step), step)
-        out = cv2.absdiff(flat[index], flat[np.maximum(index - lag, 0)])
+        out = cv2.absdiff(gather(frames, index), gather(frames, np.maximum(index - lag, 0)))
         out[index < lag] = 0
         for cut in cuts:
             out[(index >= cut) & (index < cut + lag)] = 0
         yield start, out
 
 
-def change_threshold(frames: np.ndarray, lag: int, cuts: Sequence[int] = ()) -> float:
+def change_threshold(frames: FrameRange, lag: int, cuts: Sequence[int] = ()) -> float:
     """Grey levels that count as a change: well above compression and residual-shake noise."""
-    sample = [chunk[:, ::7] for _, chunk in lagged_changes(frames, lag, cuts, step=5)]
-    noise = float(np.median(np.concatenate(sample))) if sample else 0.0
-    return max(MIN_CHANGE, 4.0 * noise)
+    counts = np.zeros(256, np.int64)  # the sampled changes' median, from their histogram
+    for _, chunk in lagged_changes(frames, lag, cuts, step=NOISE_STEP):
+        counts += np.bincount(chunk[:, ::NOISE_PIXELS].ravel(), minlength=256)
+    return max(MIN_CHANGE, 4.0 * median_of_counts(counts))
 
 
-def motion_weights(frames: np.ndarray, lag: int, cuts: Sequence[int],
+def median_of_counts(counts: np.ndarray) -> float:
+    """``np.median`` of the values 0, 1, 2 ... occurring ``counts`` times each (0: none)."""
+    total = int(counts.sum())
+    if not total:
+        return 0.0
+    ranks = np.cumsum(counts)
+    lower, upper = np.searchsorted(ranks, [(total - 1) // 2, total // 2], side="right")
+    return (float(lower) + float(upper)) / 2
+
+
+def motion_weights(frames: FrameRange, lag: int, cuts: Sequence[int],
                    threshold: float) -> np.ndarray:
     """Per pixel, in [0, 1]: how persistently it moves compared with the busiest pixels."""
-    often = np.zeros(frames[0].size if len(frames) else 0, np.float64)
+    often = np.zeros(frames.shape[0] * frames.shape[1] if frames.count else 0, np.float64)
     for _, chunk in lagged_changes(frames, lag, cuts):
         often += (chunk > threshold).sum(axis=0)
-    often /= max(1, len(frames))
+    often /= max(1, frames.count)
     if not len(often):
         return often.astype(np.float32)
     top, floor = float(np.percentile(often, 99.5)), float(np.median(often))
@@ -76,10 +90,10 @@ def motion_weights(frames: np.ndarray, lag: int, cuts: Sequence[int],
     return np.clip((often - floor) / (top - floor), 0.0, 1.0).astype(np.float32)
 
 
-def local_energy(frames: np.ndarray, lag: int, cuts: Sequence[int], weights: np.ndarray,
+def local_energy(frames: FrameRange, lag: int, cuts: Sequence[int], weights: np.ndarray,
                  threshold: float) -> np.ndarray:
     """Per frame: weighted share of the subject's pixels that moved."""
-    energy = np.zeros(len(frames))
+    energy = np.zeros(frames.count)
     pixels = np.flatnonzero(weights > 0)
     total = float(weights[pixels].sum())
     if total <= 0:

@@ -139,30 +139,42 @@ class Stabiliser:
         return np.linalg.solve(normal.astype(np.float64), rhs[:, :, None])[:, :, 0]
 
 
-def stable_frames(batches: Iterator[tuple[int, np.ndarray]], count: int,
-                  on_progress: Callable[[float], None],
-                  cuts: Sequence[int] = ()) -> np.ndarray:
-    """All frames of a cache as stabilised uint8 working frames (n, h, w).
+def stabilise(batches: Iterator[tuple[int, np.ndarray]], count: int,
+              on_progress: Callable[[float], None], cuts: Sequence[int],
+              out: Callable[[np.ndarray], None]) -> None:
+    """Stabilise the first ``count`` frames of a cache into uint8 working frames, passed to
+    ``out`` in order, a run at a time (``count`` in all: missing ones are black).
 
     A cut starts a new shot: registration starts afresh there.
     """
-    frames: np.ndarray | None = None
+    shape: tuple[int, int] | None = None
     stabiliser: Stabiliser | None = None
-    factor = 1
+    factor, done = 1, 0
     for start, batch in batches:
         on_progress(min(1.0, (start + len(batch)) / max(count, 1)))
         if start >= count:
             break
         batch = np.asarray(batch[:count - start])
-        if frames is None:
+        if shape is None:
             factor = shrink_factor(*batch.shape[1:])
-            frames = np.zeros((count, batch.shape[1] // factor, batch.shape[2] // factor),
-                              np.uint8)
+            shape = (batch.shape[1] // factor, batch.shape[2] // factor)
         fresh = {c - start for c in cuts if start <= c < start + len(batch)}
         edges = sorted({0, *fresh, len(batch)})
         for a, b in zip(edges[:-1], edges[1:], strict=True):
             if a in fresh or stabiliser is None:
-                stabiliser = Stabiliser(frames.shape[1:])
+                stabiliser = Stabiliser(shape)
             aligned, _ = stabiliser.align(shrink(batch[a:b], factor))
-            frames[start + a:start + b] = np.clip(aligned + 0.5, 0, 255).astype(np.uint8)
-    return frames if frames is not None else np.zeros((0, 8, 8), np.uint8)
+            out(np.clip(aligned + 0.5, 0, 255).astype(np.uint8))
+        done = start + len(batch)
+    if shape is not None and done < count:
+        out(np.zeros((count - done, *shape), np.uint8))
+
+
+def stable_frames(batches: Iterator[tuple[int, np.ndarray]], count: int,
+                  on_progress: Callable[[float], None],
+                  cuts: Sequence[int] = ()) -> np.ndarray:
+    """All frames of a cache as stabilised uint8 working frames (n, h, w), in memory
+    (:func:`stabilise` streams them instead)."""
+    runs: list[np.ndarray] = []
+    stabilise(batches, count, on_progress, cuts, runs.append)
+    return np.concatenate(runs) if runs else np.zeros((0, 8, 8), np.uint8)
