@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import subprocess
 import tempfile
 import threading
@@ -86,15 +87,29 @@ def decord_batches(path: Path, size: tuple[int, int], step: int, batch: int) -> 
         yield gray.reshape(-1, height, width), times, indices[-1] + 1
 
 
+def decoder_threads() -> int:
+    """One frame-decoding thread per usable core. ffmpeg's default, one more than that, took
+    6-8 % longer (same frames, same CPU) on 2 cores, where its demuxer, filter and output
+    threads compete with the decoder's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def ffmpeg_batches(path: Path, size: tuple[int, int], step: int, batch: int,
                    fps: float, max_pixels: int | None = None) -> Batches:
     """``max_pixels``: the decoder refuses bigger pictures (a size change mid-stream)."""
     height, width = size
     select = f"select=not(mod(n\\,{step}))," if step > 1 else ""
-    # The loop filter must run, although its detail is lost in the downscale: skipping it
-    # (-skip_loop_filter) lets errors build up over a GOP, and the picture jumps at each
-    # keyframe, which looks like a cut.
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *ffmpeg_guard(max_pixels), "-i", str(path),
+    # Every frame is decoded in full, loop filter included, although its detail is lost in
+    # the downscale (bench/decode_options.py measured the alternatives). Skipping it
+    # everywhere (-skip_loop_filter all) lets errors build up over a GOP, and the picture
+    # jumps at each keyframe, which looks like a cut. Skipping it on non-reference frames
+    # only (noref) cannot drift and saved 0-9 % of the CPU (within the noise), but those
+    # frames change by up to 2-5 gray levels and the workout eval's figures moved (third
+    # decimal, both ways). Skipping those frames outright (-skip_frame noref) saves ~35 %
+    # but drops 40 % of the frames, and rebuilding them from their neighbours failed a
+    # workout target (a rep timed 0.201 s off). What stays exact: fewer decoder threads.
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", *ffmpeg_guard(max_pixels),
+           "-threads", str(decoder_threads()), "-i", str(path),
            "-map", "0:v:0", "-an", "-sn", "-dn",
            "-vf", f"{select}scale={width}:{height}:flags=area,format=gray",
            "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:"]

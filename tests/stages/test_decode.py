@@ -98,6 +98,21 @@ def test_ffmpeg_fallback_matches_decord(step: int, video_factory: Callable[..., 
     assert np.allclose(a[1], b[1], atol=1e-3)
 
 
+def test_frames_are_exactly_a_full_decode(video_factory: Callable[..., Path]) -> None:
+    """Threads or not, the cache holds what a plain, full-quality decode shows, bit for bit:
+    the analysis figures were tuned on exactly those frames."""
+    # B-frames, deblocking and a keyframe a second (make_video's ultrafast has neither).
+    path = video_factory("bframes", seconds=4, audio=False,
+                         extra_video_args=("-preset", "veryfast", "-g", "25", "-b:v", "400k"))
+    plain = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path),
+                            "-vf", "scale=160:120:flags=area,format=gray",
+                            "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:"],
+                           capture_output=True, check=True).stdout
+    ours = _collect(decode.ffmpeg_batches(path, (120, 160), 1, batch=16, fps=25.0))[0]
+    assert ours.shape == (100, 120, 160) and decode.decoder_threads() >= 1
+    assert ours.tobytes() == plain
+
+
 def _collect(batches: Iterator[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, ...]:
     frames, times = zip(*((f, t) for f, t, _ in batches), strict=True)
     return np.concatenate(frames), np.concatenate(times)
