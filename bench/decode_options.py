@@ -10,7 +10,7 @@ wall one), and how its frames differ from "full", the stage's command with ffmpe
 thread count, as it was before it passed one thread per core ("threads 2" here) (frames
 kept, frames not bit-identical, largest and mean absolute gray-level difference).
 "decode stage" is the whole stage as it is now (probe, packet times, picture, sound thread,
-frame cache).
+frame cache); "decode stage, threads auto" the same with ffmpeg's own thread count.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +124,22 @@ def run_ffmpeg(clip: Path, variant: str) -> tuple[float, float, np.ndarray | Non
     return wall, cpu, frames
 
 
-def run_stage(clip: Path, work: Path) -> tuple[float, float, np.ndarray]:
-    """(wall, CPU of this process and its children, cache frames) of the whole decode stage."""
+def run_stage(clip: Path, work: Path, auto_threads: bool = False
+              ) -> tuple[float, float, np.ndarray]:
+    """(wall, CPU of this process and its children, cache frames) of the whole decode stage;
+    ``auto_threads``: with ffmpeg's own thread count (-threads 0), as before."""
     directory = work / "stage"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir()
     os.symlink(clip.resolve(), directory / SOURCE)
+    chosen = decode.decoder_threads
+    if auto_threads:
+        decode.decoder_threads = lambda: 0  # type: ignore[assignment]
     cpu, started = children_cpu() + self_cpu(), time.perf_counter()
-    decode.run(NullContext(Workspace(directory)))
+    try:
+        decode.run(NullContext(Workspace(directory)))
+    finally:
+        decode.decoder_threads = chosen  # type: ignore[assignment]
     wall, cpu = time.perf_counter() - started, children_cpu() + self_cpu() - cpu
     return wall, cpu, np.array(FrameCache.open(Workspace(directory)).frames)
 
@@ -146,13 +156,14 @@ def difference(frames: np.ndarray | None, reference: np.ndarray) -> str:
 
 
 def measure(clip: Path, variants: list[str], runs: int, work: Path) -> dict[str, Result]:
-    results = {v: Result() for v in variants}
+    results: dict[str, Result] = defaultdict(Result)
     reference = run_ffmpeg(clip, "full")[2]
     assert reference is not None
     runners: dict[str, Callable[[], tuple[float, float, np.ndarray | None]]] = {
-        v: (lambda v=v: run_ffmpeg(clip, v)) for v in variants if v in VARIANTS}
+        v: partial(run_ffmpeg, clip, v) for v in variants if v in VARIANTS}
     if "decode stage" in variants:
-        runners["decode stage"] = lambda: run_stage(clip, work)
+        runners["decode stage"] = partial(run_stage, clip, work)
+        runners["decode stage, threads auto"] = partial(run_stage, clip, work, True)
     order = list(runners)
     for round_ in range(runs):
         for variant in order[round_ % len(order):] + order[: round_ % len(order)]:

@@ -89,8 +89,8 @@ def decord_batches(path: Path, size: tuple[int, int], step: int, batch: int) -> 
 
 def decoder_threads() -> int:
     """One frame-decoding thread per usable core. ffmpeg's default, one more than that, took
-    6-8 % longer (same frames, same CPU) on 2 cores, where its demuxer, filter and output
-    threads compete with the decoder's."""
+    6-8 % longer on 2 cores with some room to spare (same frames, same CPU); with the cores
+    saturated by other work, the difference was lost in the noise (bench/decode_options.py)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
