@@ -83,16 +83,16 @@ class TreeMemory(threading.Thread):
     def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
         self.pids, self.peak_pss_kib, self.peak_rss_kib = pids, 0, 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._halt.wait(0.05):
             procs = [p for root in self.pids for p in tree(root)]
             self.peak_pss_kib = max(self.peak_pss_kib, sum(pss_kib(p) for p in procs))
             self.peak_rss_kib = max(self.peak_rss_kib, sum(rss_kib(p) for p in procs))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
