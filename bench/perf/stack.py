@@ -169,10 +169,3 @@ class Stack:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-
-def wait_until(check: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
