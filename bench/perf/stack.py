@@ -58,19 +58,18 @@ def tree(pid: int) -> list[int]:
 def pss_kib(pid: int) -> int:
     """Proportional set size: shared pages split between their users, so a forked work horse
     and its parent are not counted twice (RSS would)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _proc_kib(pid, "smaps_rollup", "Pss:")
 
 
 def rss_kib(pid: int) -> int:
+    return _proc_kib(pid, "status", "VmRSS:")
+
+
+def _proc_kib(pid: int, name: str, field: str) -> int:
+    """A kiB figure of /proc/<pid>/<name>; 0 once the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
