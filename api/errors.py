@@ -60,6 +60,29 @@ class Conflict(ApiError):
     status, title, type, code = 409, "Conflict", "/problems/conflict", "conflict"
 
 
+class BadIdempotencyKey(BadRequest):
+    """The Idempotency-Key header is empty, too long or not printable ASCII."""
+
+    code = "bad_idempotency_key"
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this Idempotency-Key is still being received."""
+
+    title, type, code = "Idempotency key in use", "/problems/idempotency-key-in-use", \
+        "idempotency_key_in_use"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+
+
+class IdempotencyKeyReused(ApiError):
+    """The Idempotency-Key was used before for a different upload (file or options)."""
+
+    status, title, type, code = 422, "Idempotency key reused", \
+        "/problems/idempotency-key-reused", "idempotency_key_reused"
+
+
 class PayloadTooLarge(ApiError):
     """The upload exceeds the server's limit."""
 

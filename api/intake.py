@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from quart import request
 
@@ -17,35 +21,71 @@ from queues.session import Session
 from queues.submit import new_session_id, submit_session
 from stages.errors import StageError
 from stages.limits import MediaLimits
+from stages.options import AnalysisOptions
 from stages.probe import probe
-from stages.workspace import SOURCE
+from stages.workspace import SOURCE, Workspace
 
 
-async def accept_upload(analysis: str | None = None) -> Session:
-    """Everything an upload route does before answering; nothing is kept if any step fails."""
+@dataclass
+class Incoming:
+    """An upload received in full, not yet probed nor turned into a session."""
+
+    session_id: str
+    workspace: Workspace
+    fields: dict[str, str]
+    options: AnalysisOptions
+    file_sha256: str = ""  # when asked for (idempotent uploads)
+    session: Session | None = None  # set by admit()
+
+
+@asynccontextmanager
+async def incoming_upload(analysis: str | None = None, *,
+                          body: AsyncIterable[bytes] | None = None,
+                          hash_file: bool = False) -> AsyncIterator[Incoming]:
+    """Receive the request's upload into a new workspace. Unless admit() made a session of
+    it inside the block, nothing of it is kept (an error, or a body received only to be
+    compared with an earlier one)."""
     svc = services()
     await svc.aredis.ping()  # Redis down: answer 503 now rather than after the whole upload
     session_id = new_session_id()
     await svc.aredis.zadd(keys.UPLOADS, {session_id: time.time()})  # the sweeper spares it
     workspace = await asyncio.to_thread(svc.storage.create, session_id)
+    incoming: Incoming | None = None
     try:
+        file_hash = hashlib.sha256() if hash_file else None
         fields = await receive_upload(
-            request.headers.get("Content-Type"), request.body, workspace,
+            request.headers.get("Content-Type"), body or request.body, workspace,
             UploadLimits.from_settings(svc.settings),
-            check_fields=lambda so_far: parse_options(so_far, svc.settings, analysis))
-        options = parse_options(fields, svc.settings, analysis)
-        try:
-            await asyncio.to_thread(probe, workspace.path(SOURCE), options.max_video_seconds,
-                                    MediaLimits.of(options))
-        except StageError as error:
-            raise from_stage_error(error) from None
-        await asyncio.to_thread(workspace.publish_upload)  # into the store, if one is remote
-        await asyncio.to_thread(svc.storage.discard, session_id)
-        return await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
-                                       session_id, options)
-    except BaseException:
-        await asyncio.to_thread(workspace.abort_upload)
-        await asyncio.to_thread(svc.storage.delete, session_id)
-        raise
+            check_fields=lambda so_far: parse_options(so_far, svc.settings, analysis),
+            file_hash=file_hash)
+        incoming = Incoming(session_id, workspace, fields,
+                            parse_options(fields, svc.settings, analysis),
+                            file_hash.hexdigest() if file_hash else "")
+        yield incoming
     finally:
+        if incoming is None or incoming.session is None:
+            await asyncio.to_thread(workspace.abort_upload)
+            await asyncio.to_thread(svc.storage.delete, session_id)
         await svc.aredis.zrem(keys.UPLOADS, session_id)
+
+
+async def admit(incoming: Incoming) -> Session:
+    """Probe the received video and create its session (queued)."""
+    svc = services()
+    try:
+        options = incoming.options
+        await asyncio.to_thread(probe, incoming.workspace.path(SOURCE),
+                                options.max_video_seconds, MediaLimits.of(options))
+    except StageError as error:
+        raise from_stage_error(error) from None
+    await asyncio.to_thread(incoming.workspace.publish_upload)  # into the store, if remote
+    await asyncio.to_thread(svc.storage.discard, incoming.session_id)
+    incoming.session = await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
+                                               incoming.session_id, incoming.options)
+    return incoming.session
+
+
+async def accept_upload(analysis: str | None = None) -> Session:
+    """Everything an upload route does before answering; nothing is kept if any step fails."""
+    async with incoming_upload(analysis) as incoming:
+        return await admit(incoming)

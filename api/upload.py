@@ -8,6 +8,7 @@ in memory; the client's filename is ignored: the file is always stored as ``sour
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterable, Callable
 
 from werkzeug.http import parse_options_header
@@ -29,8 +30,10 @@ FieldCheck = Callable[[dict[str, str]], object]
 class _Receiver:
     """Handles decoder events: the video part to disk, small fields to a dict."""
 
-    def __init__(self, workspace: Workspace, max_bytes: int, check_fields: FieldCheck) -> None:
+    def __init__(self, workspace: Workspace, max_bytes: int, check_fields: FieldCheck,
+                 file_hash: hashlib._Hash | None) -> None:
         self.workspace = workspace
+        self.file_hash = file_hash
         self.max_bytes = max_bytes
         self.check_fields = check_fields
         self.fields: dict[str, str] = {}
@@ -68,10 +71,7 @@ class _Receiver:
             if self.size > self.max_bytes:
                 raise PayloadTooLarge(
                     f"The video is larger than the limit of {self.max_bytes // (1024 * 1024)} MiB.")
-            assert self.file is not None
-            await asyncio.to_thread(self.file.write, event.data)
-            if not event.more_data:
-                await asyncio.to_thread(self.file.close)
+            await asyncio.to_thread(self._write, event.data, not event.more_data)
         elif self._part and self._part.startswith("field:"):
             self._field_buffer.extend(event.data)
             if len(self._field_buffer) > MAX_FIELD_BYTES:
@@ -82,6 +82,14 @@ class _Receiver:
                 self.fields[name] = self._field_buffer.decode("utf-8", errors="replace")
                 self.check_fields(self.fields)  # a bad option fails before the video arrives
 
+    def _write(self, data: bytes, last: bool) -> None:
+        assert self.file is not None
+        self.file.write(data)
+        if self.file_hash is not None:
+            self.file_hash.update(data)
+        if last:
+            self.file.close()
+
     async def close(self) -> None:
         if self.file is not None and not self.file.closed:
             await asyncio.to_thread(self.file.close)
@@ -89,17 +97,19 @@ class _Receiver:
 
 async def receive_upload(content_type: str | None, body: AsyncIterable[bytes],
                          workspace: Workspace, limits: UploadLimits,
-                         check_fields: FieldCheck) -> dict[str, str]:
+                         check_fields: FieldCheck,
+                         file_hash: hashlib._Hash | None = None) -> dict[str, str]:
     """Write the video part to ``workspace`` as SOURCE; return the other form fields.
 
-    ``check_fields`` sees the fields as they arrive and raises on a bad one.
+    ``check_fields`` sees the fields as they arrive and raises on a bad one; ``file_hash``,
+    if given, is updated with the video's bytes.
     """
     mimetype, params = parse_options_header(content_type or "")
     boundary = params.get("boundary")
     if mimetype != "multipart/form-data" or not boundary:
         raise BadRequest("Send the video as multipart/form-data in a part named 'file'.")
     decoder = MultipartDecoder(boundary.encode(), max_parts=MAX_FIELDS + len(FILE_PARTS))
-    receiver = _Receiver(workspace, limits.max_bytes, check_fields)
+    receiver = _Receiver(workspace, limits.max_bytes, check_fields, file_hash)
     total, limit = 0, limits.max_bytes + MULTIPART_OVERHEAD  # every part counts, not just video
     pace = UploadPace(limits)
     chunks = aiter(body)

@@ -26,3 +26,8 @@ def tombstone_key(session_id: str) -> str:
 # Extra seconds a session hash outlives its expires_at, so the sweeper (not Redis TTL)
 # removes it and leaves the tombstone; the TTL is only the safety net.
 KEY_TTL_MARGIN = 3600
+
+
+def idempotency_key(key_digest: str) -> str:
+    """An Idempotency-Key's record (by its SHA-256): a claim, then the first answer."""
+    return f"{PREFIX}:idem:{key_digest}"

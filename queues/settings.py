@@ -32,6 +32,7 @@ class Settings:
     session_ttl: int = 24 * 3600  # a session and its files live this long after it ends
     keep_intermediates: bool = False  # keep the upload and stage files until expiry too
     tombstone_ttl: int = 7 * 24 * 3600  # how long a deleted id answers 410 before 404
+    idempotency_ttl: int = 24 * 3600  # an upload's Idempotency-Key answers retries this long
     upload_stale_seconds: int = 3600  # a workspace with no session this old is swept
     sweep_interval: float = 60.0  # seconds between sweeps (one sweeper at a time)
     stage_timeout: int = 3600  # RQ job timeout of one stage, seconds
@@ -73,8 +74,8 @@ class Settings:
         positive = ("max_upload_bytes", "upload_idle_timeout", "max_video_seconds",
                     "max_picture_side", "max_frame_rate", "max_streams",
                     "max_attempts", "lease_seconds", "shutdown_grace", "redis_timeout",
-                    "session_ttl", "tombstone_ttl", "sweep_interval", "stage_timeout",
-                    "legacy_timeout", "poll_interval",
+                    "session_ttl", "tombstone_ttl", "idempotency_ttl", "sweep_interval",
+                    "stage_timeout", "legacy_timeout", "poll_interval",
                     "default_target_duration", "default_max_highlights", "analysis_long_side",
                     "analysis_max_fps", "render_max_height", "workers")
         for name in positive:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from typing import Any
 
-from quart import Blueprint, Response, current_app, jsonify
+import redis
+from quart import Blueprint, Response, current_app, jsonify, request
 
 from api.errors import Conflict, Gone, NotFound, problem
-from api.intake import accept_upload
+from api.idempotency import REPLAYED_HEADER, IdempotencySlot, fingerprint, parse_key
+from api.intake import accept_upload, admit, incoming_upload
 from api.lookup import load_session
 from api.ranges import send_file_ranged
 from api.services import services
@@ -43,17 +46,52 @@ def status_response(session: Session, code: int = 200) -> Response:
     return response
 
 
-@bp.post("/upload")
-async def upload() -> Response:
-    session = await accept_upload()
-    body = {"session_id": session.session_id, "status": session.status.value,
+def upload_body(session: Session) -> dict[str, Any]:
+    return {"session_id": session.session_id, "status": session.status.value,
             "analysis": session.analysis, "status_url": status_url(session.session_id),
             "results_url": results_url(session.session_id),
             "created_at": iso(session.created_at), "expires_at": iso(session.expires_at)}
+
+
+def accepted(body: dict[str, Any]) -> Response:
     response = jsonify(body)
     response.status_code = 202
-    response.headers["Location"] = status_url(session.session_id)
+    response.headers["Location"] = status_url(body["session_id"])
     return response
+
+
+@bp.post("/upload")
+async def upload() -> Response:
+    key = parse_key(request.headers)
+    if key is None:
+        return accepted(upload_body(await accept_upload()))
+    return await idempotent_upload(key)
+
+
+async def idempotent_upload(key: str) -> Response:
+    """The first upload with ``key`` makes a session; a retry with the same file and
+    fields gets the same answer back (202), one with another upload 422."""
+    svc = services()
+    slot = await IdempotencySlot.open(
+        svc.aredis, key, claim_ttl=int(svc.settings.upload_idle_timeout) + 30,
+        answer_ttl=svc.settings.idempotency_ttl)
+    try:
+        async with incoming_upload(body=slot.refreshed(request.body), hash_file=True) as incoming:
+            request_fingerprint = fingerprint(incoming.file_sha256, incoming.fields)
+            if slot.first is not None:
+                slot.check_same(request_fingerprint)
+                response = accepted(slot.first.body)
+                response.headers[REPLAYED_HEADER] = "true"
+                return response
+            await slot.refresh()
+            body = upload_body(await admit(incoming))
+    except BaseException:
+        if slot.first is None:
+            with suppress(redis.RedisError):
+                await slot.release()
+        raise
+    await slot.answer(request_fingerprint, body)
+    return accepted(body)
 
 
 @bp.get("/status/<session_id>")
