@@ -70,7 +70,8 @@ class Client:
         return self.request("DELETE", path, **kw)
 
     def upload(self, path: str, video: Path | bytes, filename: str = "clip.mp4",
-               part: str = "file", **fields: str) -> Reply:
+               part: str = "file", headers: dict[str, str] | None = None,
+               **fields: str) -> Reply:
         boundary = secrets.token_hex(12)
         data = video if isinstance(video, bytes) else video.read_bytes()
         chunks = []
@@ -80,9 +81,11 @@ class Client:
         chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{part}"; '
                       f'filename="{filename}"\r\nContent-Type: video/mp4\r\n\r\n'.encode())
         chunks += [data, f"\r\n--{boundary}--\r\n".encode()]
-        return self.stream(path, b"".join(chunks), f"multipart/form-data; boundary={boundary}")
+        return self.stream(path, b"".join(chunks), f"multipart/form-data; boundary={boundary}",
+                           headers=headers)
 
-    def stream(self, path: str, body: bytes, content_type: str, chunk: int = 64 * 1024) -> Reply:
+    def stream(self, path: str, body: bytes, content_type: str, chunk: int = 64 * 1024,
+               headers: dict[str, str] | None = None) -> Reply:
         """POST in chunks, like a browser: a server may answer (413) before reading it all."""
         parsed = urllib.parse.urlsplit(self.base_url)
         conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
@@ -90,6 +93,8 @@ class Client:
             conn.putrequest("POST", path)
             conn.putheader("Content-Type", content_type)
             conn.putheader("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                conn.putheader(name, value)
             conn.endheaders()
             try:
                 for offset in range(0, len(body), chunk):
