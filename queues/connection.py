@@ -20,6 +20,7 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from rq import Queue
 
+from queues import webhooks
 from queues.settings import Settings
 from queues.store import SessionStore
 from stages.blobs import open_store
@@ -58,7 +59,9 @@ def pipeline_queue(connection: redis.Redis, settings: Settings) -> Queue:
 
 
 def session_store(connection: redis.Redis, settings: Settings) -> SessionStore:
-    return SessionStore(connection, settings.session_ttl, settings.tombstone_ttl)
+    """A store that queues an ended session's webhook at once (queues.webhooks)."""
+    return SessionStore(connection, settings.session_ttl, settings.tombstone_ttl,
+                        on_finish=webhooks.on_finish(connection, settings))
 
 
 def open_storage(settings: Settings) -> Storage:

@@ -27,14 +27,14 @@ def start_embedded_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
          "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return proc, url
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("embedded redis-server did not start") from None
-            time.sleep(0.05)
+    with redis.Redis.from_url(url) as client:  # closed: no socket left for the GC to warn of
+        while True:
+            try:
+                client.ping()
+                return proc, url
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError("embedded redis-server did not start") from None
+                time.sleep(0.05)

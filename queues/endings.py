@@ -19,6 +19,7 @@ from queues import keys
 from queues.graph import PIPELINES, STAGES, enqueue_stage, job_id
 from queues.session import F_ERROR, LossCause, Session, SessionStatus
 from queues.store import SessionStore
+from queues.webhooks import purge_delivery
 from stages import results
 from stages.options import AnalysisOptions
 from stages.workspace import REEL, REEL_META, RESULTS, Storage
@@ -191,6 +192,7 @@ def delete_session(connection: redis.Redis, store: SessionStore, storage: Storag
 def purge_job_records(connection: redis.Redis, queue: Queue, session_id: str) -> None:
     """Remove the session's jobs from RQ: their hashes, results, and every registry they
     may stand in, whatever their status says (a race can leave them in two)."""
+    purge_delivery(connection, queue.name, session_id)  # its webhook's job, if it has one
     jobs = session_jobs(connection, session_id)
     for job in jobs:
         queue.started_job_registry.remove_executions(job)

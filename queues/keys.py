@@ -10,12 +10,30 @@ LEASES = f"{PREFIX}:leases"  # zset: "<session id>:<stage>" -> unix time its lea
 REPAIR_LOCK = f"{PREFIX}:repair-lock"  # one repairer (lost leases, stalled jobs) at a time
 PURGE_AGAIN = f"{PREFIX}:purge-again"  # zset: deleted session id -> when; RQ records purged again
 UPLOADS = f"{PREFIX}:uploads"  # zset: session id -> when the web began receiving its upload
+EVENTS_MAXLEN = 200  # entries a session's event stream keeps (MAXLEN ~: maybe a few more)
+EVENTS_KEPT_AFTER_END = 20  # entries kept once it ended: snapshots, the last is the end
 PURGE_DELAY = 5.0  # seconds after a deletion when its RQ records are purged once more
+WEBHOOK_OUTBOX = f"{PREFIX}:webhook-outbox"  # zset: session id -> when its pending webhook is due
 
 
 def session_key(session_id: str) -> str:
     """Hash of one session: status, options, per-stage status/progress, job ids."""
     return f"{PREFIX}:session:{session_id}"
+
+
+def events_key(session_id: str) -> str:
+    """Stream of one session's events (status, stage, progress), read by GET .../events."""
+    return f"{PREFIX}:events:{session_id}"
+
+
+def wake_key(reader: str) -> str:
+    """Stream a web process writes to wake its own event reader (a stream to read joined)."""
+    return f"{PREFIX}:wake:{reader}"
+
+
+def webhook_key(session_id: str) -> str:
+    """Hash of a session's webhook delivery: state, attempts, next attempt time."""
+    return f"{PREFIX}:webhook:{session_id}"
 
 
 def tombstone_key(session_id: str) -> str:

@@ -1,5 +1,6 @@
-"""The maintenance thread every worker process runs: the repairer every few seconds, the
-sweeper every SWEEP_INTERVAL, each under a Redis lock so one process at a time does it."""
+"""The maintenance thread every worker process runs: the repairer (and the webhooks' retries
+and outbox check) every few seconds, the sweeper every SWEEP_INTERVAL, each under a Redis
+lock so one process at a time does it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from queues.repair import Repairer
 from queues.session import F_FINAL, F_STATUS
 from queues.settings import Settings
 from queues.sweeper import sweep
+from queues.webhooks import enqueue_due_retries, enqueue_lost_deliveries
 from stages.workspace import Storage
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ def maintain_once(connection: redis.Redis, settings: Settings, repairer: Repaire
     drop_ended_scratch(connection, repairer.storage)
     if _lead(connection, keys.REPAIR_LOCK, settings.repair_interval * 0.9):
         repairer.run()
+        enqueue_due_retries(connection, settings)  # webhook retries whose delay is over
+        enqueue_lost_deliveries(connection, settings)  # webhooks whose enqueue was lost
     now = time.monotonic()
     if now - last_sweep >= settings.sweep_interval:
         if _lead(connection, keys.SWEEP_LOCK, settings.sweep_interval):

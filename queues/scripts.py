@@ -7,13 +7,22 @@ follow as ``A[i]``. :class:`queues.store.SessionStore` runs them.
 
 from __future__ import annotations
 
+from queues import keys
+from queues.events import HASH_FIELD, TYPE_FIELD, EventType
 from queues.session import (
     CANCEL_FLAG,
+    F_ANALYSIS,
+    F_CALLBACK,
     F_CANCEL,
+    F_CREATED,
+    F_ERROR,
+    F_EXPIRES,
     F_FINAL,
+    F_STAGES,
     F_STATUS,
     F_UPDATED,
     SessionStatus,
+    StagePart,
     StageStatus,
 )
 
@@ -26,6 +35,16 @@ NAMES: dict[str, str] = {
     "T_PENDING": StageStatus.PENDING, "T_RUNNING": StageStatus.RUNNING,
     "T_COMPLETED": StageStatus.COMPLETED, "T_SKIPPED": StageStatus.SKIPPED,
     "T_FAILED": StageStatus.FAILED, "T_CANCELLED": StageStatus.CANCELLED,
+    # events (queues.events): what a script appends to the session's stream
+    "F_ERROR": F_ERROR, "F_ANALYSIS": F_ANALYSIS, "F_STAGES": F_STAGES,
+    "F_CREATED": F_CREATED, "F_EXPIRES": F_EXPIRES, "P_STATUS": StagePart.STATUS,
+    "P_PROGRESS": StagePart.PROGRESS, "P_ATTEMPTS": StagePart.ATTEMPTS,
+    "E_TYPE": TYPE_FIELD, "E_HASH": HASH_FIELD,
+    "E_MAXLEN": str(keys.EVENTS_MAXLEN), "E_KEPT_AFTER_END": str(keys.EVENTS_KEPT_AFTER_END),
+    "K_STATUS": EventType.STATUS,
+    "K_STAGE": EventType.STAGE, "K_PROGRESS": EventType.PROGRESS,
+    # webhooks (queues.webhooks): a session with a callback enters the outbox as it ends
+    "F_CALLBACK": F_CALLBACK,
 }
 PRELUDE = f"""
 local {", ".join(NAMES)} = unpack(ARGV, 1, {len(NAMES)})
@@ -35,18 +54,59 @@ local function live(key)
   return redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, F_FINAL) == 0
 end
 local function done(status) return status == T_COMPLETED or status == T_SKIPPED end
+local function ends(s, suffix) return string.sub(s, -#suffix) == suffix end
+-- The fields GET /status shows (queues.events.shown): all an event's snapshot keeps.
+local function shown(field)
+  return field == F_STATUS or field == F_ANALYSIS or field == F_STAGES or field == F_ERROR
+    or field == F_CREATED or field == F_UPDATED or field == F_EXPIRES
+    or ends(field, ':' .. P_STATUS) or ends(field, ':' .. P_PROGRESS)
+    or ends(field, ':' .. P_ATTEMPTS)
+end
+-- Append an event of type kind (nil: nothing visible changed) with what GET /status shows
+-- of the hash now to the stream events, which lives exactly as long as the hash.
+local function emit(key, events, kind)
+  if not kind then return end
+  local all, snapshot = redis.call('HGETALL', key), {{}}
+  for i = 1, #all, 2 do
+    if shown(all[i]) then
+      snapshot[#snapshot + 1] = all[i]
+      snapshot[#snapshot + 1] = all[i + 1]
+    end
+  end
+  redis.call('XADD', events, 'MAXLEN', '~', E_MAXLEN, '*', E_TYPE, kind,
+             E_HASH, cjson.encode(snapshot))
+  local ttl = redis.call('PTTL', key)
+  if ttl > 0 then redis.call('PEXPIRE', events, ttl) end
+end
 """
 
-# KEYS[1] session hash. A: field, value, ... Refused once ended or deleted.
+# KEYS[1] session hash, KEYS[2] its events. A: field, value, ... Refused once ended or
+# deleted. An event only when a field GET /status shows changes (the strongest kind).
 UPDATE_IF_LIVE = """
 if not live(KEYS[1]) then return 0 end
+local rank = {[K_PROGRESS] = 1, [K_STAGE] = 2, [K_STATUS] = 3}
+local function kind_of(field)
+  if field == F_STATUS or field == F_ERROR then return K_STATUS end
+  if ends(field, ':' .. P_STATUS) or ends(field, ':' .. P_ATTEMPTS) then return K_STAGE end
+  if ends(field, ':' .. P_PROGRESS) then return K_PROGRESS end
+  return nil
+end
+local kind = nil
+for i = 1, #A, 2 do
+  local k = kind_of(A[i])
+  if k and redis.call('HGET', KEYS[1], A[i]) ~= A[i + 1]
+      and (kind == nil or rank[k] > rank[kind]) then
+    kind = k
+  end
+end
 redis.call('HSET', KEYS[1], unpack(A))
+emit(KEYS[1], KEYS[2], kind)
 return 1
 """
 
-# KEYS[1] session hash, KEYS[2] leases. A: status f, progress f, token f, owner f,
-# attempts f, losses f, token, owner, now, lease expiry, lease member, then the status
-# fields of the stages this one reads from.
+# KEYS[1] session hash, KEYS[2] leases, KEYS[3] events. A: status f, progress f, token f,
+# owner f, attempts f, losses f, token, owner, now, lease expiry, lease member, then the
+# status fields of the stages this one reads from.
 # Returns {verdict, previous token}: ok, gone, cancel, done (already completed or
 # skipped), busy (another attempt holds a live lease), blocked (an input is not ready).
 START_STAGE = """
@@ -66,10 +126,13 @@ local previous = redis.call('HGET', KEYS[1], A[3]) or ''
 redis.call('HSET', KEYS[1], A[1], T_RUNNING, A[3], A[7], A[4], A[8], F_UPDATED, A[9])
 redis.call('HSETNX', KEYS[1], A[2], '0')
 redis.call('HINCRBY', KEYS[1], A[5], 1)
+local kind = K_STAGE
 if redis.call('HGET', KEYS[1], F_STATUS) == S_QUEUED then
   redis.call('HSET', KEYS[1], F_STATUS, S_PROCESSING)
+  kind = K_STATUS
 end
 redis.call('ZADD', KEYS[2], A[10], A[11])
+emit(KEYS[1], KEYS[3], kind)
 return {'ok', previous}
 """
 
@@ -83,8 +146,8 @@ if redis.call('HGET', KEYS[1], F_CANCEL) == CANCEL_FLAG then return 'cancel' end
 return 'ok'
 """
 
-# KEYS[1] session hash. A: status f, progress f, token f, token, percent, now.
-# Progress only rises, and only the current running attempt writes it.
+# KEYS[1] session hash, KEYS[2] events. A: status f, progress f, token f, token, percent,
+# now. Progress only rises, and only the current running attempt writes it.
 PROGRESS = """
 if not live(KEYS[1]) then return 0 end
 if redis.call('HGET', KEYS[1], A[3]) ~= A[4] then return 0 end
@@ -92,6 +155,7 @@ if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 0 end
 local current = tonumber(redis.call('HGET', KEYS[1], A[2]) or '0')
 if tonumber(A[5]) > current then
   redis.call('HSET', KEYS[1], A[2], A[5], F_UPDATED, A[6])
+  emit(KEYS[1], KEYS[2], K_PROGRESS)
 end
 return 1
 """
@@ -105,8 +169,8 @@ redis.call('ZADD', KEYS[2], A[4], A[5])
 return 1
 """
 
-# KEYS[1] session hash, KEYS[2] leases. A: status f, progress f, token f, token, now,
-# member, final status ('completed', 'skipped' or 'pending' to hand the stage back),
+# KEYS[1] session hash, KEYS[2] leases, KEYS[3] events. A: status f, progress f, token f,
+# token, now, member, final status ('completed', 'skipped' or 'pending' to hand the stage back),
 # then the status fields of every stage.
 # Returns last (every stage is done now), ok, or stale / gone (nothing written).
 END_ATTEMPT = """
@@ -116,14 +180,16 @@ if redis.call('HGET', KEYS[1], A[1]) ~= T_RUNNING then return 'stale' end
 redis.call('HSET', KEYS[1], A[1], A[7], F_UPDATED, A[5])
 if A[7] == T_COMPLETED then redis.call('HSET', KEYS[1], A[2], '100') end
 redis.call('ZREM', KEYS[2], A[6])
+emit(KEYS[1], KEYS[3], K_STAGE)
 for i = 8, #A do
   if not done(redis.call('HGET', KEYS[1], A[i])) then return 'ok' end
 end
 return 'last'
 """
 
-# KEYS[1] session hash, KEYS[2] leases. A: status f, owner f, losses f, loss f, member,
-# now, cause, counted ('1' or '0'), max losses, owner ('' = any holder whose lease ran out).
+# KEYS[1] session hash, KEYS[2] leases, KEYS[3] events. A: status f, owner f, losses f,
+# loss f, member, now, cause, counted ('1' or '0'), max losses, owner ('' = any holder
+# whose lease ran out).
 # Hands a running stage whose attempt died back to 'pending'. Returns retry, exhausted
 # (that was the last allowed loss), or idle / alive / gone (nothing to reclaim).
 RECLAIM = """
@@ -144,20 +210,26 @@ if A[8] == '1' then
 end
 redis.call('HSET', KEYS[1], A[1], T_PENDING, F_UPDATED, A[6])
 redis.call('ZREM', KEYS[2], A[5])
+emit(KEYS[1], KEYS[3], K_STAGE)
 if losses >= tonumber(A[9]) then return 'exhausted' end
 return 'retry'
 """
 
-# KEYS[1] session hash. A: now. Returns the status to report, or false if gone.
+# KEYS[1] session hash, KEYS[2] events. A: now. Returns the status to report, or false
+# if gone.
 REQUEST_CANCEL = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local final = redis.call('HGET', KEYS[1], F_FINAL)
 if final then return final end
+local before = redis.call('HGET', KEYS[1], F_STATUS)
 redis.call('HSET', KEYS[1], F_CANCEL, CANCEL_FLAG, F_STATUS, S_CANCELLING, F_UPDATED, A[1])
+if before ~= S_CANCELLING then emit(KEYS[1], KEYS[2], K_STATUS) end
 return S_CANCELLING
 """
 
-# KEYS[1] session hash, KEYS[2] expiry index, KEYS[3] active set, KEYS[4] leases.
+# KEYS[1] session hash, KEYS[2] expiry index, KEYS[3] active set, KEYS[4] leases,
+# KEYS[5] events (gets the terminal status event and the hash's new TTL),
+# KEYS[6] webhook outbox (gets the session if it has a callback: its webhook is due now).
 # A: status, key ttl, expires_at, session id, failed stage ('' for none),
 #    number of stages n, n stage status fields, n lease members, then field, value, ...
 FINISH_ONCE = """
@@ -183,5 +255,12 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('EXPIRE', KEYS[1], A[2])
 redis.call('ZADD', KEYS[2], A[3], A[4])
 redis.call('SREM', KEYS[3], A[4])
+emit(KEYS[1], KEYS[5], K_STATUS)
+-- Every event is a whole snapshot: a client reconnecting after the end needs the last
+-- ones, not the 200 progress steps, which would sit in Redis until the session expires.
+redis.call('XTRIM', KEYS[5], 'MAXLEN', E_KEPT_AFTER_END)
+if redis.call('HEXISTS', KEYS[1], F_CALLBACK) == 1 then
+  redis.call('ZADD', KEYS[6], redis.call('HGET', KEYS[1], F_UPDATED), A[4])
+end
 return 1
 """

@@ -50,6 +50,7 @@ F_FINAL = "final"  # set once with HSETNX: whoever sets it decides the terminal 
 F_CREATED = "created_at"
 F_UPDATED = "updated_at"
 F_EXPIRES = "expires_at"
+F_CALLBACK = "callback_url"  # where the session's end is posted (absent: nowhere)
 CANCEL_FLAG = "1"  # value of F_CANCEL once asked
 
 

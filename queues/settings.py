@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from queues.destinations import DestinationRefused, parse_url
 from stages.options import AnalysisOptions
+
+WEBHOOK_SECRET_PREFIX = "whsec_"  # Standard Webhooks' form of a signing key
+MAX_WEBHOOK_RETRIES = 30  # bounds a delivery's attempts (and its record) whatever is set
 
 
 class SettingsError(ValueError):
@@ -46,7 +51,14 @@ class Settings:
     upload_min_rate: int = 8192  # bytes/s an upload must average per idle-timeout window
     legacy_timeout: float = 300.0  # synchronous endpoints answer 504 after this
     poll_interval: int = 1  # Retry-After sent while a session runs
+    sse_heartbeat: float = 15.0  # seconds between keep-alive comments on an idle event stream
     cors_origins: tuple[str, ...] = ()  # allowed frontend origins; "*" for any
+    webhook_url: str = ""  # callback of sessions whose upload names none ("": none)
+    webhook_secret: str = ""  # whsec_ + base64 key signing webhooks; "": webhooks are off
+    webhook_allow_private: bool = False  # callbacks may go to loopback/private addresses
+    webhook_timeout: float = 5.0  # seconds a delivery may take to connect, then to answer
+    # seconds between a webhook's attempts (one more attempt than entries)
+    webhook_retry_delays: tuple[int, ...] = (10, 60, 300, 1800, 3600, 7200, 14400, 28800)
     default_target_duration: float = 30.0
     default_max_highlights: int = 5
     analysis_long_side: int = 160
@@ -75,7 +87,7 @@ class Settings:
                     "max_picture_side", "max_frame_rate", "max_streams",
                     "max_attempts", "lease_seconds", "shutdown_grace", "redis_timeout",
                     "session_ttl", "tombstone_ttl", "idempotency_ttl", "sweep_interval",
-                    "stage_timeout", "legacy_timeout", "poll_interval",
+                    "stage_timeout", "legacy_timeout", "poll_interval", "sse_heartbeat",
                     "default_target_duration", "default_max_highlights", "analysis_long_side",
                     "analysis_max_fps", "render_max_height", "workers")
         for name in positive:
@@ -93,6 +105,36 @@ class Settings:
             raise SettingsError("UPLOAD_DEADLINE must exceed UPLOAD_IDLE_TIMEOUT")
         if self.upload_min_rate < 0:
             raise SettingsError("UPLOAD_MIN_RATE must be 0 (off) or more bytes per second")
+        self._validate_webhooks()
+
+    def _validate_webhooks(self) -> None:
+        if self.webhook_secret:
+            key = self.webhook_secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+            try:
+                size = len(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
+            except ValueError:
+                size = 0
+            if key == self.webhook_secret or not 24 <= size <= 64:
+                raise SettingsError("WEBHOOK_SECRET must be 'whsec_' then 24 to 64 bytes in "
+                                    "base64, e.g. 'whsec_' + `openssl rand -base64 32`")
+        if self.webhook_url:
+            if not self.webhook_secret:
+                raise SettingsError("WEBHOOK_URL needs WEBHOOK_SECRET (webhooks are signed)")
+            try:
+                parse_url(self.webhook_url)
+            except DestinationRefused as refused:
+                raise SettingsError(f"WEBHOOK_URL: {refused}") from None
+        if not self.webhook_timeout > 0:  # also refuses nan
+            raise SettingsError("WEBHOOK_TIMEOUT must be positive")
+        if any(delay < 0 for delay in self.webhook_retry_delays) or \
+                len(self.webhook_retry_delays) > MAX_WEBHOOK_RETRIES:
+            raise SettingsError(f"WEBHOOK_RETRY_DELAYS must be at most {MAX_WEBHOOK_RETRIES} "
+                                "whole numbers of seconds, 0 or more")
+
+    @property
+    def webhook_queue(self) -> str:
+        """RQ queue of webhook deliveries (workers take it before the stages' queue)."""
+        return webhook_queue_name(self.queue_name)
 
     @property
     def repair_interval(self) -> float:
@@ -126,10 +168,17 @@ def _parse(name: str, raw: str, default: object) -> object:
         if isinstance(default, Path):
             return Path(raw)
         if isinstance(default, tuple):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
+            parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+            return tuple(int(p) for p in parts) if default and isinstance(default[0], int) \
+                else parts
         return raw
     except ValueError:
         raise SettingsError(f"{name.upper()}={raw!r} is not a valid value") from None
+
+
+def webhook_queue_name(queue_name: str) -> str:
+    """The webhooks' RQ queue beside the stages' queue ``queue_name``."""
+    return f"{queue_name}-webhooks"
 
 
 @functools.cache

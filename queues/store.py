@@ -5,18 +5,20 @@ attempts) and the repairer can never interleave into a wrong state: once a sessi
 ended (its ``final`` field is set) nothing but deletion touches it, a deleted one is never
 recreated by a late write, and only the current attempt of a stage (its token) may write
 that stage's progress or status. Field names and statuses come from :mod:`queues.session`
-as the first ARGV entries (see ``queues.scripts``); no script spells them.
+as the first ARGV entries (see ``queues.scripts``); no script spells them. A transition
+that changes what GET /status shows also appends an event to the session's stream in the
+same script (``queues.events``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
 
-from queues import keys, scripts
+from queues import events, keys, scripts
 from queues.session import (
     F_EXPIRES,
     F_STATUS,
@@ -41,10 +43,12 @@ def _text(value: object) -> str:
 
 
 class SessionStore:
-    def __init__(self, connection: redis.Redis, session_ttl: int, tombstone_ttl: int) -> None:
+    def __init__(self, connection: redis.Redis, session_ttl: int, tombstone_ttl: int,
+                 on_finish: Callable[[str], None] | None = None) -> None:
         self.redis = connection
         self.session_ttl = session_ttl
         self.tombstone_ttl = tombstone_ttl
+        self.on_finish = on_finish  # called with the id of each session this store ended
         self._scripts = {name: connection.register_script(scripts.PRELUDE + body)
                          for name, body in (
             ("update", scripts.UPDATE_IF_LIVE), ("start", scripts.START_STAGE),
@@ -65,12 +69,14 @@ class SessionStore:
         pipe.expire(key, self.session_ttl + keys.KEY_TTL_MARGIN)
         pipe.zadd(keys.SESSIONS_BY_EXPIRY, {session_id: float(fields[F_EXPIRES])})
         pipe.sadd(keys.ACTIVE_SESSIONS, session_id)
+        events.add_first_event(pipe, session_id, fields, self.session_ttl + keys.KEY_TTL_MARGIN)
         pipe.execute()
 
     def update(self, session_id: str, fields: dict[str, str]) -> bool:
         """HSET unless the session ended or was deleted (then False, nothing written)."""
         args = _flat({**fields, F_UPDATED: repr(time.time())})
-        return bool(self._run("update", [keys.session_key(session_id)], args))
+        return bool(self._run("update", [keys.session_key(session_id),
+                                         keys.events_key(session_id)], args))
 
     # --- one attempt of one stage -------------------------------------------------------
 
@@ -80,7 +86,8 @@ class SessionStore:
         ('gone', 'cancel', 'done', 'busy', 'blocked')."""
         now = time.time()
         f = _stage_fields(stage)
-        reply = self._run("start", [keys.session_key(session_id), keys.LEASES], [
+        reply = self._run("start", [keys.session_key(session_id), keys.LEASES,
+                                    keys.events_key(session_id)], [
             f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], f[StagePart.OWNER],
             f[StagePart.ATTEMPTS], f[StagePart.LOSSES], token, owner, repr(now),
             repr(now + lease_seconds), lease_member(session_id, stage),
@@ -94,7 +101,8 @@ class SessionStore:
 
     def progress(self, session_id: str, stage: str, token: str, percent: int) -> bool:
         f = _stage_fields(stage)
-        return bool(self._run("progress", [keys.session_key(session_id)], [
+        return bool(self._run("progress", [keys.session_key(session_id),
+                                           keys.events_key(session_id)], [
             f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], token, percent,
             repr(time.time())]))
 
@@ -110,7 +118,8 @@ class SessionStore:
         a graceful interruption). 'last' when every stage is done now, 'ok', or 'stale' /
         'gone' when this attempt may no longer write."""
         f = _stage_fields(stage)
-        return _text(self._run("end", [keys.session_key(session_id), keys.LEASES], [
+        return _text(self._run("end", [keys.session_key(session_id), keys.LEASES,
+                                       keys.events_key(session_id)], [
             f[StagePart.STATUS], f[StagePart.PROGRESS], f[StagePart.TOKEN], token,
             repr(time.time()), lease_member(session_id, stage), status.value,
             *(stage_field(name, StagePart.STATUS) for name in stages)]))
@@ -121,7 +130,8 @@ class SessionStore:
         without, one whose lease ran out. 'retry', 'exhausted', or 'idle'/'alive'/'gone'."""
         f = _stage_fields(stage)
         counted = "0" if cause is LossCause.INTERRUPTED else "1"
-        return _text(self._run("reclaim", [keys.session_key(session_id), keys.LEASES], [
+        return _text(self._run("reclaim", [keys.session_key(session_id), keys.LEASES,
+                                           keys.events_key(session_id)], [
             f[StagePart.STATUS], f[StagePart.OWNER], f[StagePart.LOSSES], f[StagePart.LOSS],
             lease_member(session_id, stage), repr(time.time()), cause.value, counted,
             max_losses, owner]))
@@ -141,7 +151,8 @@ class SessionStore:
 
     def request_cancel(self, session_id: str) -> SessionStatus | None:
         """Flag cancellation unless ended; the status to report (None: no such session)."""
-        result = self._run("cancel", [keys.session_key(session_id)], [repr(time.time())])
+        result = self._run("cancel", [keys.session_key(session_id),
+                                      keys.events_key(session_id)], [repr(time.time())])
         return None if result is None else SessionStatus(_text(result))
 
     def finish(self, session_id: str, status: SessionStatus, stages: Sequence[str],
@@ -153,19 +164,25 @@ class SessionStore:
         fields = {F_STATUS: status.value, F_UPDATED: repr(now), F_EXPIRES: repr(expires),
                   **(extra or {})}
         won = self._run("finish", [keys.session_key(session_id), keys.SESSIONS_BY_EXPIRY,
-                                   keys.ACTIVE_SESSIONS, keys.LEASES], [
+                                   keys.ACTIVE_SESSIONS, keys.LEASES,
+                                   keys.events_key(session_id), keys.WEBHOOK_OUTBOX], [
             status.value, self.session_ttl + keys.KEY_TTL_MARGIN, expires, session_id,
             stage_field(failed_stage, StagePart.STATUS) if failed_stage else "", len(stages),
             *(stage_field(s, StagePart.STATUS) for s in stages),
             *(lease_member(session_id, s) for s in stages), *_flat(fields)])
+        if won and self.on_finish is not None:
+            self.on_finish(session_id)
         return bool(won)
 
     def delete(self, session_id: str, stages: Sequence[str] = ()) -> None:
-        """Remove the hash and index entries, leave a tombstone for ``tombstone_ttl``."""
+        """Remove the hash, its events and index entries, leave a tombstone for
+        ``tombstone_ttl``."""
         pipe = self.redis.pipeline()
-        pipe.delete(keys.session_key(session_id))
+        pipe.delete(keys.session_key(session_id), keys.events_key(session_id))
         pipe.zrem(keys.SESSIONS_BY_EXPIRY, session_id)
         pipe.srem(keys.ACTIVE_SESSIONS, session_id)
+        pipe.delete(keys.webhook_key(session_id))  # its webhook's record; a pending one stops
+        pipe.zrem(keys.WEBHOOK_OUTBOX, session_id)
         if stages:
             pipe.zrem(keys.LEASES, *(lease_member(session_id, s) for s in stages))
         pipe.set(keys.tombstone_key(session_id), "1", ex=self.tombstone_ttl)

@@ -10,7 +10,7 @@ import redis
 
 from queues.connection import pipeline_queue, session_store
 from queues.graph import enqueue_pipeline, stage_weights
-from queues.session import F_JOBS, Session, new_session_hash
+from queues.session import F_CALLBACK, F_JOBS, Session, new_session_hash
 from queues.settings import Settings
 from stages.options import AnalysisOptions
 
@@ -21,12 +21,15 @@ def new_session_id() -> str:
 
 
 def submit_session(connection: redis.Redis, settings: Settings, session_id: str,
-                   options: AnalysisOptions) -> Session:
-    """Write the session hash, then enqueue its stage graph; undo the hash if enqueuing fails."""
+                   options: AnalysisOptions, callback_url: str = "") -> Session:
+    """Write the session hash, then enqueue its stage graph; undo the hash if enqueuing fails.
+    With ``callback_url`` (checked by the caller), the session's end is posted there."""
     store = session_store(connection, settings)
-    store.create(session_id, new_session_hash(options.analysis, options.to_json(),
-                                              stage_weights(options.analysis), time.time(),
-                                              settings.session_ttl))
+    fields = new_session_hash(options.analysis, options.to_json(),
+                              stage_weights(options.analysis), time.time(), settings.session_ttl)
+    if callback_url:
+        fields[F_CALLBACK] = callback_url
+    store.create(session_id, fields)
     try:
         jobs = enqueue_pipeline(pipeline_queue(connection, settings), session_id,
                                 options.analysis, stage_timeout=settings.stage_timeout,

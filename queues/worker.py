@@ -1,5 +1,5 @@
-"""Worker process entry (Procfile ``worker:``): an RQ worker on the pipeline queue, plus the
-maintenance thread (repairer and sweeper).
+"""Worker process entry (Procfile ``worker:``): an RQ worker on the webhooks' queue and the
+pipeline queue, plus the maintenance thread (repairer, sweeper, webhook retries).
 
 What the worker adds to RQ's:
 - SIGTERM (a deploy or a daily restart): the running stage is told to stop (its next
@@ -97,10 +97,11 @@ class StageWorker(Worker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._oom_kills_before = oom_kill_count()
-        session_id = job.args[0] if job.func_name == RUN_STAGE and len(job.args) == 2 else None
-        if self._scratch_session not in (None, session_id):
-            self.storage.discard(self._scratch_session)  # one session's copies at a time
-        self._scratch_session = session_id
+        if job.func_name == RUN_STAGE and len(job.args) == 2:  # webhooks leave scratch be
+            session_id = job.args[0]
+            if self._scratch_session not in (None, session_id):
+                self.storage.discard(self._scratch_session)  # one session's copies at a time
+            self._scratch_session = session_id
         super().execute_job(job, queue)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int,
@@ -150,8 +151,12 @@ def _request_handback(signum: int, frame: FrameType | None) -> None:
 def build_worker(settings: Settings, connection: redis.Redis | None = None) -> StageWorker:
     connection = connection or sync_redis(settings, socket_timeout=None)
     store_connection = sync_redis(settings) if settings.redis_url else connection
-    return StageWorker([pipeline_queue(connection, settings)], connection=connection,
-                       settings=settings, store_connection=store_connection)
+    # Webhook deliveries first: each is short (bounded by WEBHOOK_TIMEOUT), and a stage's
+    # end must not wait behind the next session's stages to be announced.
+    queues = [Queue(settings.webhook_queue, connection=connection),
+              pipeline_queue(connection, settings)]
+    return StageWorker(queues, connection=connection, settings=settings,
+                       store_connection=store_connection)
 
 
 def main() -> None:
