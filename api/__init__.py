@@ -9,7 +9,8 @@ from quart import Quart
 from api.backpressure import BackpressureConnection, StreamingRequest
 from api.cors import install_cors
 from api.errors import register_error_handlers
-from api.routes import health, legacy, video
+from api.event_hub import install_event_hub
+from api.routes import docs, events, health, legacy, video, webhooks
 from api.server_errors import install_hypercorn_problems
 from api.services import Services
 from api.upload import MULTIPART_OVERHEAD
@@ -23,7 +24,7 @@ def create_app(settings: Settings | None = None, *,
     """App factory; tests pass fakeredis clients, production builds them from settings."""
     settings = settings or Settings.from_env()
     install_hypercorn_problems()  # hypercorn's own error answers get problem+json bodies too
-    app = Quart(__name__)
+    app = Quart(__name__, static_folder=None)  # no /static route: every URL is documented
     # Bodies are pulled by the app at its own pace (api.backpressure), not buffered whole.
     app.asgi_http_class = BackpressureConnection
     app.request_class = StreamingRequest
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *,
     app.url_map.strict_slashes = False
     register_error_handlers(app)
     install_cors(app, settings.cors_origins)
-    for blueprint in (video.bp, legacy.bp, health.bp):
+    for blueprint in (video.bp, legacy.bp, health.bp, docs.bp, webhooks.bp, events.bp):
         app.register_blueprint(blueprint)
 
     @app.before_serving
@@ -65,4 +66,5 @@ def create_app(settings: Settings | None = None, *,
         if sync_client is None:
             svc.sync_redis.close()
 
+    install_event_hub(app)  # after open_clients: the hub uses its client
     return app

@@ -95,10 +95,19 @@ class BackpressureConnection(ASGIHTTPConnection):
 
         receiver = asyncio.ensure_future(self.handle_messages(request, receive))
         handler = asyncio.ensure_future(self.handle_request(request, answer))
-        done, pending = await asyncio.wait([handler, receiver],
-                                           return_when=asyncio.FIRST_COMPLETED)
-        if handler in done and isinstance(body, StreamedBody):
-            await body.wait_complete(LINGER_SECONDS)  # the receiver drops the rest meanwhile
+        try:
+            done, pending = await asyncio.wait([handler, receiver],
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if handler in done and isinstance(body, StreamedBody):
+                await body.wait_complete(LINGER_SECONDS)  # the receiver drops the rest
+        except asyncio.CancelledError:
+            # The server gave up on the request (shutdown, a timeout) without a disconnect:
+            # asyncio.wait leaves both tasks running, and an event stream would go on
+            # writing to a closed connection. Stop them first.
+            for task in (handler, receiver):
+                task.cancel()
+            await asyncio.gather(handler, receiver, return_exceptions=True)
+            raise
         await cancel_tasks(pending)
         raise_task_exceptions(done)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from quart import Quart, Response, request
 
-EXPOSED = "Location, Retry-After, Content-Range, Accept-Ranges, Content-Length"
+EXPOSED = ("Location, Retry-After, Content-Range, Accept-Ranges, Content-Length, "
+           "Idempotent-Replayed")
 
 
 def install_cors(app: Quart, origins: tuple[str, ...]) -> None:

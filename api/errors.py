@@ -42,6 +42,19 @@ class BadRequest(ApiError):
     status, title, type, code = 400, "Bad request", "/problems/bad-request", "bad_request"
 
 
+class CallbackRefused(BadRequest):
+    """The upload's callback_url is not a destination webhooks may be sent to."""
+
+    title, type, code = "Callback URL refused", "/problems/callback-url-refused", \
+        "callback_url_refused"
+
+
+class WebhooksDisabled(BadRequest):
+    """A callback_url came, but this server has no WEBHOOK_SECRET to sign webhooks with."""
+
+    title, type, code = "Webhooks disabled", "/problems/webhooks-disabled", "webhooks_disabled"
+
+
 class NotFound(ApiError):
     """No session with that id (or never existed)."""
 
@@ -64,6 +77,12 @@ class BadIdempotencyKey(BadRequest):
     """The Idempotency-Key header is empty, too long or not printable ASCII."""
 
     code = "bad_idempotency_key"
+
+
+class BadEventId(BadRequest):
+    """Last-Event-ID (header or ``last_event_id``) is not an event id (``<ms>-<seq>``)."""
+
+    code = "bad_event_id"
 
 
 class IdempotencyKeyInUse(Conflict):
@@ -114,6 +133,13 @@ class UploadTooSlow(RequestTimeout):
     """The upload took longer than the deadline, or trickled below the minimum rate."""
 
     title, type, code = "Upload too slow", "/problems/upload-too-slow", "upload_too_slow"
+
+
+class PreconditionFailed(ApiError):
+    """If-Match names no current version of the file."""
+
+    status, title, type, code = 412, "Precondition failed", "/problems/precondition-failed", \
+        "precondition_failed"
 
 
 class RangeNotSatisfiable(ApiError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from quart import request
 
+from api.callbacks import callback_url, check_callback
 from api.errors import from_stage_error
 from api.options import parse_options
 from api.pace import UploadLimits
@@ -35,6 +36,7 @@ class Incoming:
     fields: dict[str, str]
     options: AnalysisOptions
     file_sha256: str = ""  # when asked for (idempotent uploads)
+    callback_url: str = ""  # where the session's end is posted (api.callbacks)
     session: Session | None = None  # set by admit()
 
 
@@ -56,11 +58,13 @@ async def incoming_upload(analysis: str | None = None, *,
         fields = await receive_upload(
             request.headers.get("Content-Type"), body or request.body, workspace,
             UploadLimits.from_settings(svc.settings),
-            check_fields=lambda so_far: parse_options(so_far, svc.settings, analysis),
+            check_fields=lambda so_far: (parse_options(so_far, svc.settings, analysis),
+                                         callback_url(so_far, svc.settings, analysis)),
             file_hash=file_hash)
         incoming = Incoming(session_id, workspace, fields,
                             parse_options(fields, svc.settings, analysis),
-                            file_hash.hexdigest() if file_hash else "")
+                            file_hash.hexdigest() if file_hash else "",
+                            callback_url(fields, svc.settings, analysis))
         yield incoming
     finally:
         if incoming is None or incoming.session is None:
@@ -72,6 +76,7 @@ async def incoming_upload(analysis: str | None = None, *,
 async def admit(incoming: Incoming) -> Session:
     """Probe the received video and create its session (queued)."""
     svc = services()
+    await check_callback(incoming.callback_url, incoming.fields, svc.settings)
     try:
         options = incoming.options
         await asyncio.to_thread(probe, incoming.workspace.path(SOURCE),
@@ -81,7 +86,8 @@ async def admit(incoming: Incoming) -> Session:
     await asyncio.to_thread(incoming.workspace.publish_upload)  # into the store, if remote
     await asyncio.to_thread(svc.storage.discard, incoming.session_id)
     incoming.session = await asyncio.to_thread(submit_session, svc.sync_redis, svc.settings,
-                                               incoming.session_id, incoming.options)
+                                               incoming.session_id, incoming.options,
+                                               incoming.callback_url)
     return incoming.session
 
 

@@ -13,7 +13,7 @@ from werkzeug.datastructures import ContentRange
 from werkzeug.http import parse_range_header
 from werkzeug.sansio.http import is_resource_modified
 
-from api.errors import RangeNotSatisfiable
+from api.errors import PreconditionFailed, RangeNotSatisfiable
 
 
 def requested_span(header: str, size: int) -> tuple[int, int]:
@@ -37,11 +37,20 @@ def requested_span(header: str, size: int) -> tuple[int, int]:
 async def send_file_ranged(path: Path, mimetype: str) -> Response:
     """``send_file`` with conditional GET (304/412) and one byte range (206 or 416)."""
     response = await send_file(path, mimetype=mimetype)  # FileNotFoundError if it is gone
+    # Not Quart's "public, max-age=43200": a shared cache would serve a deleted session's
+    # reel for hours. Browsers keep it and revalidate (304 by ETag) when it is played again.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    response.cache_control.max_age = None
+    response.cache_control.no_cache = True
     size = response.content_length or 0
     response.accept_ranges = "bytes"
     # Preconditions come before Range (RFC 9110 §13.2.2); without complete_length Quart's
     # make_conditional leaves ranges alone.
     await response.make_conditional(request)
+    if response.status_code == 412:  # Quart keeps the file as the body of its 412
+        raise PreconditionFailed("If-Match names no current version of this file; fetch it "
+                                 "again without If-Match.")
     if response.status_code != 200 or not _range_applies(response):
         return response
     start, stop = requested_span(request.headers["Range"], size)

@@ -18,6 +18,7 @@ from rq import SimpleWorker
 from api import create_app
 from queues.connection import pipeline_queue
 from queues.settings import Settings
+from tests.api.openapi_check import CheckedClient
 
 
 @pytest.fixture
@@ -37,13 +38,23 @@ def settings(tmp_path: Path) -> Settings:
                                legacy_timeout=60.0)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "openapi_unchecked: responses of this test are not "
+                            "checked against the OpenAPI document (tests/api/openapi_check.py)")
+
+
 @pytest.fixture
 def make_app(server: fakeredis.FakeServer, sync_client: fakeredis.FakeRedis,
-             settings: Settings) -> Callable[..., Quart]:
+             settings: Settings, request: pytest.FixtureRequest) -> Callable[..., Quart]:
+    checked = request.node.get_closest_marker("openapi_unchecked") is None
+
     def factory(**overrides: Any) -> Quart:
-        return create_app(dataclasses.replace(settings, **overrides),
-                          redis_client=fakeredis.FakeAsyncRedis(server=server),
-                          sync_client=sync_client)
+        app = create_app(dataclasses.replace(settings, **overrides),
+                         redis_client=fakeredis.FakeAsyncRedis(server=server),
+                         sync_client=sync_client)
+        if checked:  # every response a test gets is checked against the OpenAPI document
+            app.test_client_class = CheckedClient
+        return app
 
     return factory
 

@@ -46,3 +46,44 @@ async def test_after_an_answer_the_rest_is_dropped_until_complete() -> None:
 
 async def _whole(body: StreamedBody) -> bytes:
     return await body  # type: ignore[no-any-return]
+
+
+async def test_a_cancelled_request_stops_its_handler() -> None:
+    """A server cancelling the app call (shutdown, a timeout) without a disconnect must not
+    leave the route running: an event stream would write to a closed connection forever."""
+    from quart import Quart
+
+    from api.backpressure import BackpressureConnection, StreamingRequest
+
+    app = Quart(__name__, static_folder=None)
+    app.asgi_http_class = BackpressureConnection  # type: ignore[assignment]
+    app.request_class = StreamingRequest
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    @app.get("/forever")
+    async def forever() -> str:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+        return "never"
+
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/forever", "raw_path": b"/forever", "query_string": b"",
+             "root_path": "", "headers": [(b"host", b"test")], "client": ("t", 1),
+             "server": ("test", 80), "extensions": {}}
+    never = asyncio.Event()
+
+    async def receive() -> dict:
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        pass
+
+    call = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
+    await asyncio.wait_for(started.wait(), 5)
+    call.cancel()
+    await asyncio.gather(call, return_exceptions=True)
+    await asyncio.wait_for(stopped.wait(), 1)  # was: still waiting, for ever

@@ -86,3 +86,27 @@ async def test_range_of_another_version_sends_the_whole_file(client: QuartClient
     same = await client.get(url, headers={"Range": "bytes=-100", "If-Range": etag})
     assert same.status_code == 206 and await same.get_data() == data[-100:]
     assert (await client.get(url, headers={"If-None-Match": etag})).status_code == 304
+
+
+async def test_if_match_of_another_version_is_412_problem(client: QuartClient,
+                                                          reel: tuple[str, bytes]) -> None:
+    url, data = reel
+    # Quart answered 412 with the whole video as its body
+    body = await assert_problem(await client.get(url, headers={"If-Match": '"stale"'}), 412)
+    assert body["code"] == "precondition_failed"
+    etag = (await client.get(url)).headers["ETag"]
+    same = await client.get(url, headers={"If-Match": etag})
+    assert same.status_code == 200 and await same.get_data() == data
+
+
+async def test_reel_is_not_kept_by_shared_caches(client: QuartClient,
+                                                 reel: tuple[str, bytes]) -> None:
+    """A deleted session's reel must not live on in a proxy or CDN for hours."""
+    url, _ = reel
+    for headers in ({}, {"Range": "bytes=0-99"}):
+        response = await client.get(url, headers=headers)
+        cache = response.cache_control
+        assert cache.private and cache.no_cache and not cache.public and cache.max_age is None
+        etag = response.headers["ETag"]
+        again = await client.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304  # a browser revalidates for free

@@ -18,6 +18,8 @@ from tests.integration.http import WEB_ARGS, Client
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD = 64 * 1024 * 1024
+WEBHOOK_SECRET = "whsec_" + "d2ViaG9vay1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="  # 32 bytes
+WEBHOOK_RETRY_DELAYS = (1, 1)  # seconds: retries go through RQ's scheduler, fast
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,7 +44,10 @@ def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     url = redis_server.rsplit("/", 1)[0] + "/1"  # db 0 is flushed by other tests
     env = {**os.environ, "REDIS_URL": url, "MEDIA_ROOT": str(media),
            "MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "LEGACY_TIMEOUT": "60",
-           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128", "PYTHONPATH": str(ROOT)}
+           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128", "PYTHONPATH": str(ROOT),
+           # webhooks to a receiver the tests run on 127.0.0.1
+           "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_ALLOW_PRIVATE": "true",
+           "WEBHOOK_TIMEOUT": "2", "WEBHOOK_RETRY_DELAYS": ",".join(map(str, WEBHOOK_RETRY_DELAYS))}
     with ExitStack() as files:
         procs = [subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env, cwd=ROOT,
                                   stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
