@@ -1,6 +1,7 @@
 # One image for web, worker and dashboard; compose.yaml picks the command.
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MEDIA_ROOT=/media
+# JSON log lines for the platform's log pipeline (LOG_FORMAT=text for people)
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MEDIA_ROOT=/media LOG_FORMAT=json
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

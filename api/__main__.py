@@ -21,14 +21,15 @@ from hypercorn.config import Config
 from api import create_app
 from api.serving import HYPERCORN
 from queues.embedded import start_embedded_redis
+from queues.logs import configure_logging
 from queues.settings import Settings
 
 log = logging.getLogger("api")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(settings.log_format)  # workers inherit LOG_FORMAT through the env
     children: list[subprocess.Popen[bytes]] = []
     if not settings.redis_url:
         redis_proc, url = start_embedded_redis(settings.media_root.parent / "redis")

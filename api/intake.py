@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,8 @@ from api.options import parse_options
 from api.pace import UploadLimits
 from api.services import services
 from api.upload import receive_upload
-from queues import keys
+from queues import keys, metrics
+from queues.logs import log_scope
 from queues.session import Session
 from queues.submit import new_session_id, submit_session
 from stages.errors import StageError
@@ -25,6 +27,8 @@ from stages.limits import MediaLimits
 from stages.options import AnalysisOptions
 from stages.probe import probe
 from stages.workspace import SOURCE, Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +44,22 @@ class Incoming:
     session: Session | None = None  # set by admit()
 
 
+class CountedBody:
+    """A request body that counts the bytes read from it (upload metrics)."""
+
+    def __init__(self, body: AsyncIterable[bytes]) -> None:
+        self._chunks = aiter(body)
+        self.received = 0
+
+    def __aiter__(self) -> CountedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await anext(self._chunks)
+        self.received += len(chunk)
+        return chunk
+
+
 @asynccontextmanager
 async def incoming_upload(analysis: str | None = None, *,
                           body: AsyncIterable[bytes] | None = None,
@@ -50,13 +70,23 @@ async def incoming_upload(analysis: str | None = None, *,
     svc = services()
     await svc.aredis.ping()  # Redis down: answer 503 now rather than after the whole upload
     session_id = new_session_id()
+    with log_scope(session_id):
+        async with _received(session_id, analysis, body, hash_file) as incoming:
+            yield incoming
+
+
+@asynccontextmanager
+async def _received(session_id: str, analysis: str | None, body: AsyncIterable[bytes] | None,
+                    hash_file: bool) -> AsyncIterator[Incoming]:
+    svc = services()
     await svc.aredis.zadd(keys.UPLOADS, {session_id: time.time()})  # the sweeper spares it
     workspace = await asyncio.to_thread(svc.storage.create, session_id)
     incoming: Incoming | None = None
+    counted = CountedBody(body or request.body)
     try:
         file_hash = hashlib.sha256() if hash_file else None
         fields = await receive_upload(
-            request.headers.get("Content-Type"), body or request.body, workspace,
+            request.headers.get("Content-Type"), counted, workspace,
             UploadLimits.from_settings(svc.settings),
             check_fields=lambda so_far: (parse_options(so_far, svc.settings, analysis),
                                          callback_url(so_far, svc.settings, analysis)),
@@ -67,10 +97,14 @@ async def incoming_upload(analysis: str | None = None, *,
                             callback_url(fields, svc.settings, analysis))
         yield incoming
     finally:
-        if incoming is None or incoming.session is None:
+        accepted = incoming is not None and incoming.session is not None
+        if not accepted:
             await asyncio.to_thread(workspace.abort_upload)
             await asyncio.to_thread(svc.storage.delete, session_id)
         await svc.aredis.zrem(keys.UPLOADS, session_id)
+        await metrics.count_upload(svc.aredis, counted.received, accepted)
+        log.info("upload of %d bytes %s", counted.received,
+                 "accepted" if accepted else "not accepted (no new session)")
 
 
 async def admit(incoming: Incoming) -> Session:

@@ -1,5 +1,8 @@
 """How hypercorn serves the app: ``hypercorn --config python:api.serving.HYPERCORN``.
 
+Logging is set up as in every process (``queues.logs``, LOG_FORMAT), unless hypercorn is
+given a logging config of its own.
+
 Two things make a status poll cheap enough for 1,000+ requests a second per process:
 
 - uvloop's event loop instead of asyncio's own (about a third less CPU per request);
@@ -17,7 +20,11 @@ from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from hypercorn.config import Config
 from hypercorn.logging import Logger
+
+from queues.logs import logging_config
+from queues.settings import Settings
 
 
 class LazyAtoms(Mapping[str, str]):
@@ -95,6 +102,12 @@ def _phrase(status: int) -> str:
 
 
 class LeanLogger(Logger):
+    def __init__(self, config: Config) -> None:
+        if config.logconfig is None and config.logconfig_dict is None:
+            config.logconfig_dict = logging_config(Settings.from_env().log_format,
+                                                   access_log=True)
+        super().__init__(config)
+
     def atoms(self, request: Any, response: Any, request_time: float) -> Mapping[str, str]:
         return LazyAtoms(request, response, request_time)
 

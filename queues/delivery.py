@@ -16,7 +16,7 @@ import redis
 from rq import Retry, get_current_job
 from standardwebhooks import Webhook
 
-from queues import keys
+from queues import keys, metrics
 from queues.connection import session_store, sync_redis
 from queues.destinations import DestinationRefused, check_destination, post
 from queues.session import F_CALLBACK, Session
@@ -33,6 +33,8 @@ from queues.webhooks import (
 log = logging.getLogger(__name__)
 
 USER_AGENT = "video-analysis-webhooks/1"
+OUTCOMES = {DeliveryState.DELIVERED: "delivered", DeliveryState.PENDING: "retrying",
+            DeliveryState.FAILED: "gave_up"}  # an attempt's count (queues.metrics)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Delivery:
                  attempt.status_code or attempt.error, state.value)
         if number == 0:
             return "gone"
+        metrics.count_webhook_attempt(self.connection, OUTCOMES[state])
         if delay is not None:
             # Our record, not RQ's counter, bounds the attempts (a job enqueued again by the
             # maintenance thread starts a new counter), hence the generous max. RQ keeps due

@@ -14,6 +14,13 @@ EVENTS_MAXLEN = 200  # entries a session's event stream keeps (MAXLEN ~: maybe a
 EVENTS_KEPT_AFTER_END = 20  # entries kept once it ended: snapshots, the last is the end
 PURGE_DELAY = 5.0  # seconds after a deletion when its RQ records are purged once more
 WEBHOOK_OUTBOX = f"{PREFIX}:webhook-outbox"  # zset: session id -> when its pending webhook is due
+# Counters workers and webs add to and the metrics port reads (queues.metrics); never expire.
+METRICS_PREFIX = f"{PREFIX}:metrics:"  # no session's key: they outlive every session
+METRICS_SESSIONS = f"{METRICS_PREFIX}sessions"  # hash: "<event>:<analysis>" -> sessions
+METRICS_STAGE_SECONDS = f"{METRICS_PREFIX}stage-seconds"  # hash: "<stage>:<bucket|sum|count>"
+METRICS_RETRIES = f"{METRICS_PREFIX}retries"  # hash: "<stage>:<reason>" -> attempts run again
+METRICS_WEBHOOKS = f"{METRICS_PREFIX}webhooks"  # hash: "<outcome>" -> webhook attempts
+METRICS_UPLOADS = f"{METRICS_PREFIX}uploads"  # hash: "bytes" / "<outcome>" -> received
 
 
 def session_key(session_id: str) -> str:

@@ -17,11 +17,13 @@ from typing import Any
 import redis
 from rq import Retry, get_current_job
 
+from queues import metrics
 from queues.attempt import SHUTDOWN, Attempt
 from queues.connection import open_storage, session_store, sync_redis
 from queues.endings import complete_session, finalize_cancelled, mark_failed
 from queues.graph import STAGES
-from queues.session import Session, StageStatus
+from queues.logs import log_scope
+from queues.session import LossCause, Session, StageStatus
 from queues.settings import Settings, process_settings
 from queues.store import SessionStore
 from stages.errors import (
@@ -129,6 +131,7 @@ class StageRun:
     def _attempt(self, attempt: Attempt, session: Session, workspace: Workspace) -> str:
         options = AnalysisOptions.from_json(session.options_json)
         names = [s.name for s in session.stages]
+        seconds: float | None = None  # the work's duration (a skipped stage has none)
         if self.spec.skip_if is not None and self.spec.skip_if(options):
             ended = attempt.end(StageStatus.SKIPPED, names)
         else:
@@ -136,12 +139,14 @@ class StageRun:
             self.spec.run(RedisStageContext(attempt, workspace, options,
                                             session.stage(self.spec.name).progress))
             workspace.publish()  # into the store before the stage counts as done
-            log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id,
-                     time.monotonic() - started)
+            seconds = time.monotonic() - started
+            log.info("stage %s of %s done in %.2f s", self.spec.name, self.session_id, seconds)
             ended = attempt.end(StageStatus.COMPLETED, names)
         if ended in ("stale", "gone"):
             workspace.remove_attempt(attempt.token)  # nobody will read it
             return "discarded"
+        if seconds is not None:
+            metrics.observe_stage(self.connection, self.spec.name, seconds)
         if ended == "last":
             return complete_session(self.connection, self.store, self.storage, self.session_id)
         return "completed"
@@ -156,6 +161,8 @@ class StageRun:
             handed_back = attempt.end(StageStatus.PENDING, [s.name for s in session.stages])
             log.info("stage %s of %s handed back on shutdown (%s)", self.spec.name,
                      self.session_id, handed_back)
+            if handed_back == "ok":
+                metrics.count_retry(self.connection, self.spec.name, LossCause.INTERRUPTED)
             return Retry(max=HANDBACK_RETRIES, enqueue_at_front=True)
         log.warning("attempt %s of %s was superseded; its work is dropped", attempt.token,
                     self.session_id)
@@ -178,4 +185,6 @@ def run_stage(session_id: str, stage: str) -> str | Retry:
     # Our own client (timeouts, retries), not the RQ worker's, whose reads never time out;
     # without a URL (tests on fakeredis) the job's own.
     connection = sync_redis(settings) if settings.redis_url else job.connection
-    return StageRun(connection, settings, session_id, stage, owner)()
+    # Process-wide too: a work horse runs this one job, and the stage's own threads log.
+    with log_scope(session_id, stage, process_wide=True):
+        return StageRun(connection, settings, session_id, stage, owner)()

@@ -7,7 +7,7 @@ follow as ``A[i]``. :class:`queues.store.SessionStore` runs them.
 
 from __future__ import annotations
 
-from queues import keys
+from queues import keys, metrics
 from queues.events import HASH_FIELD, TYPE_FIELD, EventType
 from queues.session import (
     CANCEL_FLAG,
@@ -45,6 +45,8 @@ NAMES: dict[str, str] = {
     "K_STAGE": EventType.STAGE, "K_PROGRESS": EventType.PROGRESS,
     # webhooks (queues.webhooks): a session with a callback enters the outbox as it ends
     "F_CALLBACK": F_CALLBACK,
+    # metrics (queues.metrics): an ended session counts once, as it ends
+    "M_SEP": metrics.FIELD_SEP,
 }
 PRELUDE = f"""
 local {", ".join(NAMES)} = unpack(ARGV, 1, {len(NAMES)})
@@ -229,7 +231,8 @@ return S_CANCELLING
 
 # KEYS[1] session hash, KEYS[2] expiry index, KEYS[3] active set, KEYS[4] leases,
 # KEYS[5] events (gets the terminal status event and the hash's new TTL),
-# KEYS[6] webhook outbox (gets the session if it has a callback: its webhook is due now).
+# KEYS[6] webhook outbox (gets the session if it has a callback: its webhook is due now),
+# KEYS[7] sessions' counters (queues.metrics: "<status>:<analysis>" gets one more).
 # A: status, key ttl, expires_at, session id, failed stage ('' for none),
 #    number of stages n, n stage status fields, n lease members, then field, value, ...
 FINISH_ONCE = """
@@ -262,5 +265,7 @@ redis.call('XTRIM', KEYS[5], 'MAXLEN', E_KEPT_AFTER_END)
 if redis.call('HEXISTS', KEYS[1], F_CALLBACK) == 1 then
   redis.call('ZADD', KEYS[6], redis.call('HGET', KEYS[1], F_UPDATED), A[4])
 end
+local analysis = redis.call('HGET', KEYS[1], F_ANALYSIS) or ''
+redis.call('HINCRBY', KEYS[7], A[1] .. M_SEP .. analysis, 1)
 return 1
 """

@@ -68,6 +68,9 @@ class Settings:
     workers: int = 2  # worker processes the dev launcher starts
     worker_nice: int = 10  # workers and their ffmpeg run this much below the web's CPU priority
     port: int = 8000
+    metrics_port: int = 0  # Prometheus metrics served by the web on this port; 0: off
+    metrics_host: str = "127.0.0.1"  # address the metrics port binds (not public)
+    log_format: str = "text"  # "json": one JSON object per line (production)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +108,10 @@ class Settings:
             raise SettingsError("UPLOAD_DEADLINE must exceed UPLOAD_IDLE_TIMEOUT")
         if self.upload_min_rate < 0:
             raise SettingsError("UPLOAD_MIN_RATE must be 0 (off) or more bytes per second")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError("METRICS_PORT must be 0 (off) or a port number")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("LOG_FORMAT must be 'text' or 'json'")
         self._validate_webhooks()
 
     def _validate_webhooks(self) -> None:

@@ -18,8 +18,9 @@ from typing import Any
 
 import redis
 
-from queues import events, keys, scripts
+from queues import events, keys, metrics, scripts
 from queues.session import (
+    F_ANALYSIS,
     F_EXPIRES,
     F_STATUS,
     F_UPDATED,
@@ -70,6 +71,7 @@ class SessionStore:
         pipe.zadd(keys.SESSIONS_BY_EXPIRY, {session_id: float(fields[F_EXPIRES])})
         pipe.sadd(keys.ACTIVE_SESSIONS, session_id)
         events.add_first_event(pipe, session_id, fields, self.session_ttl + keys.KEY_TTL_MARGIN)
+        metrics.count_created(pipe, fields.get(F_ANALYSIS, ""))
         pipe.execute()
 
     def update(self, session_id: str, fields: dict[str, str]) -> bool:
@@ -130,11 +132,14 @@ class SessionStore:
         without, one whose lease ran out. 'retry', 'exhausted', or 'idle'/'alive'/'gone'."""
         f = _stage_fields(stage)
         counted = "0" if cause is LossCause.INTERRUPTED else "1"
-        return _text(self._run("reclaim", [keys.session_key(session_id), keys.LEASES,
-                                           keys.events_key(session_id)], [
+        verdict = _text(self._run("reclaim", [keys.session_key(session_id), keys.LEASES,
+                                              keys.events_key(session_id)], [
             f[StagePart.STATUS], f[StagePart.OWNER], f[StagePart.LOSSES], f[StagePart.LOSS],
             lease_member(session_id, stage), repr(time.time()), cause.value, counted,
             max_losses, owner]))
+        if verdict == "retry":  # the script answers it once per lost attempt
+            metrics.count_retry(self.redis, stage, cause.value)
+        return verdict
 
     def expired_leases(self, now: float, limit: int = 100) -> list[tuple[str, str]]:
         """(session id, stage) of running stages whose lease ran out."""
@@ -165,7 +170,8 @@ class SessionStore:
                   **(extra or {})}
         won = self._run("finish", [keys.session_key(session_id), keys.SESSIONS_BY_EXPIRY,
                                    keys.ACTIVE_SESSIONS, keys.LEASES,
-                                   keys.events_key(session_id), keys.WEBHOOK_OUTBOX], [
+                                   keys.events_key(session_id), keys.WEBHOOK_OUTBOX,
+                                   keys.METRICS_SESSIONS], [
             status.value, self.session_ttl + keys.KEY_TTL_MARGIN, expires, session_id,
             stage_field(failed_stage, StagePart.STATUS) if failed_stage else "", len(stages),
             *(stage_field(s, StagePart.STATUS) for s in stages),

@@ -32,6 +32,7 @@ from queues.attempt import SHUTDOWN
 from queues.connection import open_storage, pipeline_queue, session_store, sync_redis
 from queues.endings import loss_problem, mark_failed
 from queues.graph import RUN_STAGE
+from queues.logs import configure_logging, log_scope
 from queues.maintenance import start_maintenance_thread
 from queues.session import LossCause
 from queues.settings import Settings, process_settings
@@ -110,6 +111,11 @@ class StageWorker(Worker):
         if job.func_name != RUN_STAGE or len(job.args) != 2:
             return
         session_id, stage = job.args
+        with log_scope(session_id, stage):
+            self._reclaim(job, retpid, ret_val, session_id, stage)
+
+    def _reclaim(self, job: Job, retpid: int, ret_val: int, session_id: str,
+                 stage: str) -> None:
         cause = self._loss_cause()
         verdict = self.store.reclaim(session_id, stage, cause, self.settings.max_attempts,
                                      owner=self.name)
@@ -160,8 +166,8 @@ def build_worker(settings: Settings, connection: redis.Redis | None = None) -> S
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = process_settings()
+    configure_logging(settings.log_format)
     if not settings.redis_url:
         raise SystemExit("REDIS_URL is not set: the worker needs the web process's Redis")
     os.nice(settings.worker_nice)  # the web answers first when they share cores; ffmpeg inherits

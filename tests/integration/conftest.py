@@ -19,7 +19,7 @@ from tests.integration.http import WEB_ARGS, Client
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD = 64 * 1024 * 1024
 WEBHOOK_SECRET = "whsec_" + "d2ViaG9vay1zZWNyZXQtZm9yLXRoZS10ZXN0cy0zMmI="  # 32 bytes
-WEBHOOK_RETRY_DELAYS = (1, 1)  # seconds: retries go through RQ's scheduler, fast
+WEBHOOK_RETRY_DELAYS = (1, 1)  # seconds between attempts: the tests wait for retries
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
