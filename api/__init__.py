@@ -10,11 +10,13 @@ from api.backpressure import BackpressureConnection, StreamingRequest
 from api.cors import install_cors
 from api.errors import register_error_handlers
 from api.event_hub import install_event_hub
-from api.routes import docs, events, health, legacy, video, webhooks
+from api.metrics_server import install_metrics
+from api.routes import docs, events, health, legacy, page, video, webhooks
 from api.server_errors import install_hypercorn_problems
 from api.services import Services
 from api.upload import MULTIPART_OVERHEAD
 from queues.connection import async_redis, open_storage, session_store, web_redis
+from queues.logs import configure_logging
 from queues.settings import Settings
 
 
@@ -22,7 +24,9 @@ def create_app(settings: Settings | None = None, *,
                redis_client: redis.asyncio.Redis | None = None,
                sync_client: redis.Redis | None = None) -> Quart:
     """App factory; tests pass fakeredis clients, production builds them from settings."""
-    settings = settings or Settings.from_env()
+    if settings is None:  # hypercorn's "api:create_app()": this process starts here
+        settings = Settings.from_env()
+        configure_logging(settings.log_format)  # before startup logs (hypercorn's comes later)
     install_hypercorn_problems()  # hypercorn's own error answers get problem+json bodies too
     app = Quart(__name__, static_folder=None)  # no /static route: every URL is documented
     # Bodies are pulled by the app at its own pace (api.backpressure), not buffered whole.
@@ -44,7 +48,8 @@ def create_app(settings: Settings | None = None, *,
     app.url_map.strict_slashes = False
     register_error_handlers(app)
     install_cors(app, settings.cors_origins)
-    for blueprint in (video.bp, legacy.bp, health.bp, docs.bp, webhooks.bp, events.bp):
+    for blueprint in (video.bp, legacy.bp, health.bp, docs.bp, webhooks.bp, events.bp,
+                      page.bp):
         app.register_blueprint(blueprint)
 
     @app.before_serving
@@ -67,4 +72,5 @@ def create_app(settings: Settings | None = None, *,
             svc.sync_redis.close()
 
     install_event_hub(app)  # after open_clients: the hub uses its client
+    install_metrics(app, settings)  # METRICS_PORT: a port of its own, not a route here
     return app

@@ -10,6 +10,7 @@ from typing import Any
 
 from api.openapi.common import headers, parameters, preflight
 from api.openapi.paths_other import other_paths
+from api.openapi.paths_page import page_paths
 from api.openapi.paths_sessions import form_schemas, session_paths
 from api.openapi.paths_v12 import v12_paths, v12_schemas, webhooks
 from api.openapi.problems import problem_schemas, shared_responses
@@ -46,6 +47,7 @@ TAGS = [
     {"name": "legacy", "description": "Synchronous endpoints of existing clients."},
     {"name": "health", "description": "Probes for load balancers and orchestrators."},
     {"name": "docs", "description": "This document."},
+    {"name": "page", "description": "The page for people: upload, progress, results."},
     {"name": "cors", "description": "Preflight requests of browsers."},
 ]
 
@@ -69,7 +71,8 @@ def _document() -> dict[str, Any]:
         "info": {"title": "Video sessions API", "version": VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "tags": TAGS,
-        "paths": _with_preflights({**session_paths(), **v12_paths(), **other_paths()}),
+        "paths": _with_preflights({**session_paths(), **v12_paths(), **other_paths(),
+                                   **page_paths()}),
         "webhooks": webhooks(),
         "components": {
             "schemas": {**body_schemas(), **problem_schemas(), **form_schemas(),
