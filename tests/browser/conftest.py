@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +14,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as ChromeService
 
-from queues.embedded import free_port
 from tests.groundtruth.workout import ClipSpec, write_clip
-from tests.integration.http import WEB_ARGS, Client
+from tests.integration.http import Client, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,34 +87,12 @@ class Stack:
 def stack(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The service as the Procfile runs it, on a Redis database of its own."""
     media = tmp_path_factory.mktemp("browser-media")
-    logs = tmp_path_factory.mktemp("browser-logs")
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_server.rsplit("/", 1)[0] + f"/{REDIS_DB}",
+    env = {"REDIS_URL": redis_server.rsplit("/", 1)[0] + f"/{REDIS_DB}",
            "MEDIA_ROOT": str(media), "MAX_UPLOAD_BYTES": str(64 * 1024 * 1024),
-           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128", "PYTHONPATH": str(ROOT),
+           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128",
            "METRICS_PORT": "0"}  # another stack in this session may hold a metrics port
-    with ExitStack() as files:
-        procs = [subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env, cwd=ROOT,
-                                  stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
-                                  stderr=subprocess.STDOUT)
-                 for i in range(2)]
-        procs.append(subprocess.Popen([sys.executable, *WEB_ARGS, "--bind", f"127.0.0.1:{port}"],
-                                      env=env, cwd=ROOT,
-                                      stdout=files.enter_context(open(logs / "web.log", "wb")),
-                                      stderr=subprocess.STDOUT))
-    base = f"http://127.0.0.1:{port}"
-    client = Client(base)
-    try:
-        client.wait_ready(procs[-1], logs / "web.log")
-        yield Stack(base, client, media)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_service(env, tmp_path_factory.mktemp("browser-logs")) as running:
+        yield Stack(running.client.base_url, running.client, media)
 
 
 def start_chromium(profile: Path, size: tuple[int, int]) -> webdriver.Chrome:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
-from queues.embedded import free_port
-from tests.integration.http import WEB_ARGS, Client
+from tests.integration.http import Client, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -39,35 +35,16 @@ class Service:
 @pytest.fixture(scope="session")
 def service(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     media = tmp_path_factory.mktemp("media")
-    logs = tmp_path_factory.mktemp("logs")
-    port = free_port()
     url = redis_server.rsplit("/", 1)[0] + "/1"  # db 0 is flushed by other tests
-    env = {**os.environ, "REDIS_URL": url, "MEDIA_ROOT": str(media),
+    env = {"REDIS_URL": url, "MEDIA_ROOT": str(media),
            "MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "LEGACY_TIMEOUT": "60",
-           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128", "PYTHONPATH": str(ROOT),
+           "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128",
            # webhooks to a receiver the tests run on 127.0.0.1
            "WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_ALLOW_PRIVATE": "true",
            "WEBHOOK_TIMEOUT": "2", "WEBHOOK_RETRY_DELAYS": ",".join(map(str, WEBHOOK_RETRY_DELAYS))}
-    with ExitStack() as files:
-        procs = [subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env, cwd=ROOT,
-                                  stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
-                                  stderr=subprocess.STDOUT)
-                 for i in range(2)]
-        web = subprocess.Popen([sys.executable, *WEB_ARGS, "--bind",
-                                f"127.0.0.1:{port}"], env=env, cwd=ROOT,
-                               stdout=files.enter_context(open(logs / "web.log", "wb")),
-                               stderr=subprocess.STDOUT)
-    client = Client(f"http://127.0.0.1:{port}")
-    client.wait_ready(web, logs / "web.log")
     conn = redis.Redis.from_url(url)
     try:
-        yield Service(client, conn, media, procs)
+        with running_service(env, tmp_path_factory.mktemp("logs")) as running:
+            yield Service(running.client, conn, media, running.workers)
     finally:
-        for proc in [web, *procs]:
-            proc.terminate()
-        for proc in [web, *procs]:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
         conn.close()

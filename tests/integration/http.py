@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import secrets
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from queues.embedded import free_port
+
 # The web process as the Procfile runs it (``python`` + these, then ``--bind``).
 WEB_ARGS = ("-m", "hypercorn", "--config", "python:api.serving.HYPERCORN", "api:create_app()")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -119,3 +126,39 @@ class Client:
                 return seen
             time.sleep(0.1)
         raise AssertionError(f"session {session_id} still {seen[-1]['status']} after {timeout}s")
+
+
+@dataclass
+class Running:
+    client: Client
+    web: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+
+
+@contextmanager
+def running_service(env: dict[str, str], logs: Path, workers: int = 2,
+                    web_args: Sequence[str] = ()) -> Iterator[Running]:
+    """The Procfile's processes (``workers`` workers and the web) with ``env`` over this
+    process's environment, logging to ``logs``; stopped (then killed) on exit."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    port = free_port()
+    with ExitStack() as files:
+        def start(args: list[str], log: str) -> subprocess.Popen[bytes]:
+            return subprocess.Popen([sys.executable, *args], env=full_env, cwd=ROOT,
+                                    stdout=files.enter_context(open(logs / log, "wb")),
+                                    stderr=subprocess.STDOUT)
+
+        procs = [start(["-m", "queues.worker"], f"worker{i}.log") for i in range(workers)]
+        procs.append(start([*WEB_ARGS, "--bind", f"127.0.0.1:{port}", *web_args], "web.log"))
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        client.wait_ready(procs[-1], logs / "web.log")
+        yield Running(client, procs[-1], procs[:-1])
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

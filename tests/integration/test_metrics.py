@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +21,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from queues.embedded import free_port
-from tests.integration.http import WEB_ARGS, Client
+from tests.integration.http import Client, running_service
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_DB = 5  # a database of its own: the counters start at zero
@@ -46,31 +43,12 @@ def stack(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     url = redis_server.rsplit("/", 1)[0] + f"/{REDIS_DB}"
     redis.Redis.from_url(url).flushdb()
     logs = tmp_path_factory.mktemp("metrics-logs")
-    port, metrics_port = free_port(), free_port()
-    env = {**os.environ, "REDIS_URL": url, "PYTHONPATH": str(ROOT), "LOG_FORMAT": "json",
+    metrics_port = free_port()
+    env = {"REDIS_URL": url, "LOG_FORMAT": "json",
            "MEDIA_ROOT": str(tmp_path_factory.mktemp("metrics-media")),
            "ANALYSIS_LONG_SIDE": "96", "METRICS_PORT": str(metrics_port)}
-    with ExitStack() as files:
-        procs = [subprocess.Popen([sys.executable, "-m", "queues.worker"], env=env, cwd=ROOT,
-                                  stdout=files.enter_context(open(logs / f"worker{i}.log", "wb")),
-                                  stderr=subprocess.STDOUT)
-                 for i in range(2)]
-        procs.append(subprocess.Popen(
-            [sys.executable, *WEB_ARGS, "--bind", f"127.0.0.1:{port}", "--access-logfile", "-"],
-            env=env, cwd=ROOT, stdout=files.enter_context(open(logs / "web.log", "wb")),
-            stderr=subprocess.STDOUT))
-    client = Client(f"http://127.0.0.1:{port}")
-    try:
-        client.wait_ready(procs[-1], logs / "web.log")
-        yield Stack(client, f"http://127.0.0.1:{metrics_port}/metrics", logs)
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with running_service(env, logs, web_args=("--access-logfile", "-")) as running:
+        yield Stack(running.client, f"http://127.0.0.1:{metrics_port}/metrics", logs)
 
 
 def scrape(url: str) -> tuple[str, Samples]:

@@ -24,7 +24,7 @@ from queues import keys
 from queues.connection import pipeline_queue, session_store
 from queues.endings import delete_session
 from queues.session import F_CALLBACK, F_ERROR, SessionStatus, new_session_hash
-from queues.settings import Settings, SettingsError
+from queues.settings import Settings
 from queues.store import SessionStore
 from queues.submit import new_session_id, submit_session
 from queues.webhooks import (
@@ -276,27 +276,3 @@ def test_the_worker_takes_webhooks_first(redis_conn: fakeredis.FakeRedis,
                                          hooks: Settings) -> None:
     worker = build_worker(hooks, redis_conn)
     assert worker.queue_names() == [f"{hooks.queue_name}-webhooks", hooks.queue_name]
-
-
-@pytest.mark.parametrize("env, message", [
-    ({"WEBHOOK_SECRET": "c2VjcmV0"}, "whsec_"),
-    ({"WEBHOOK_SECRET": "whsec_c2VjcmV0"}, "24 to 64 bytes"),  # 6 bytes
-    ({"WEBHOOK_SECRET": "whsec_!!!notbase64!!!notbase64!!!notbase64"}, "base64"),
-    ({"WEBHOOK_URL": "https://hooks.example/x"}, "needs WEBHOOK_SECRET"),
-    ({"WEBHOOK_URL": "ftp://hooks.example/x", "WEBHOOK_SECRET": SECRET}, "http://"),
-    ({"WEBHOOK_TIMEOUT": "0"}, "WEBHOOK_TIMEOUT"),
-    ({"WEBHOOK_RETRY_DELAYS": "10,-1"}, "WEBHOOK_RETRY_DELAYS"),
-    ({"WEBHOOK_RETRY_DELAYS": "1.5"}, "WEBHOOK_RETRY_DELAYS"),
-])
-def test_webhook_settings_are_validated(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
-        Settings.from_env(env)
-
-
-def test_webhook_settings_from_env() -> None:
-    settings = Settings.from_env({"WEBHOOK_SECRET": SECRET.rstrip("="), "WEBHOOK_URL":
-                                  "https://hooks.example/x", "WEBHOOK_RETRY_DELAYS": "1, 2,3",
-                                  "WEBHOOK_ALLOW_PRIVATE": "true", "QUEUE_NAME": "q"})
-    assert settings.webhook_retry_delays == (1, 2, 3) and settings.webhook_allow_private
-    assert settings.webhook_queue == "q-webhooks"
-    assert Settings().webhook_retry_delays == (10, 60, 300, 1800, 3600, 7200, 14400, 28800)
