@@ -1,13 +1,15 @@
 """Issue-4 figures: the workout counter against synthetic clips with exact per-rep truth.
 
 Generates the seeded suite (tests/groundtruth/workout.py: clean tier 1, realistic tier 2,
-controls), runs decode -> score -> workout in-process on each clip, prints every target per
-tier, then the speed of the workout pipeline on a 60 s 1280x720 30 fps clip against
-`ffmpeg -i clip -f null -` (median of 3, interleaved).
+hard tier 3 of issue 14, controls), runs decode -> score -> workout in-process on each clip,
+prints every target per tier, then the speed of the workout pipeline on a 60 s 1280x720 30 fps
+clip against `ffmpeg -i clip -f null -` (median of 3, interleaved).
 
     .venv/bin/python bench/eval_workout.py [--seed 0 [1 ...]] [--jobs 2] [--workdir DIR --reuse]
+        [--tiers 1 2 3 controls new-controls] [--hard 4]
 
 Several seeds pool their clips into one set of figures (clips of seed N live in DIR/seed-N).
+Tier 3 also runs on the held-out seed (HELD_OUT_SEED), printed apart from the tuning seeds.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline import ffmpeg_null_seconds  # noqa: E402
+from bench.workout_hard import report_hard  # noqa: E402
 from bench.workout_metrics import (  # noqa: E402
     ClipScore,
     clip_line,
@@ -40,8 +42,19 @@ from stages import decode, score, workout  # noqa: E402
 from stages.context import NullContext  # noqa: E402
 from stages.records.workout import WorkoutAnalysis  # noqa: E402
 from stages.workspace import SCORES, SOURCE, Storage, Workspace  # noqa: E402
-from tests.groundtruth.workout import ClipSpec, suite, write_clip  # noqa: E402
+from tests.groundtruth.workout import (  # noqa: E402
+    HARD_SEEDS,
+    HELD_OUT_SEED,
+    ClipSpec,
+    hard_suite,
+    new_controls,
+    spec_fields,
+    suite,
+    write_clip,
+)
+from tests.groundtruth.workout_plan import NEW_CONTROLS  # noqa: E402
 
+TIER_KEYS = ("1", "2", "3", "controls", "new-controls")
 TIERS = (("clean", "Tier 1 (clean: fixed camera, one subject)"),
          ("realistic", "Tier 2 (realistic: 720x1280 rotated, 60 fps, shake, walkers, "
                        "exposure, CRF 28-32)"))
@@ -53,7 +66,7 @@ def ensure_clip(spec: ClipSpec, directory: Path, reuse: bool) -> tuple[Path, dic
     truth_path = path.with_suffix(".json")
     if reuse and path.exists() and truth_path.exists():
         truth = json.loads(truth_path.read_text())
-        if all(truth.get(k) == v for k, v in json.loads(json.dumps(asdict(spec))).items()):
+        if all(truth.get(k) == v for k, v in json.loads(json.dumps(spec_fields(spec))).items()):
             return path, truth
     return path, write_clip(spec, path)
 
@@ -127,6 +140,16 @@ def main() -> None:
     parser.add_argument("--clean", type=int, default=16, help="tier-1 clips")
     parser.add_argument("--realistic", type=int, default=12, help="tier-2 clips")
     parser.add_argument("--controls", type=int, default=6)
+    parser.add_argument("--hard", type=int, default=4,
+                        help="tier-3 clips per condition (movements cycle)")
+    parser.add_argument("--new-controls", type=int, default=4,
+                        help="issue-14 controls (talking, walking past)")
+    parser.add_argument("--tiers", nargs="+", default=list(TIER_KEYS), choices=TIER_KEYS,
+                        help="run only these parts of the suite")
+    parser.add_argument("--hard-seeds", type=int, nargs="+", default=list(HARD_SEEDS),
+                        help="tier-3 tuning seeds")
+    parser.add_argument("--no-held-out", action="store_true",
+                        help=f"leave out tier 3 on the held-out seed {HELD_OUT_SEED}")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--workdir", type=Path, help="keep clips here (default: a temp dir)")
     parser.add_argument("--reuse", action="store_true",
@@ -136,20 +159,28 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="eval-workout-"))
     jobs = []
-    for seed in args.seed:
+    tiers = set(args.tiers)
+    hard_seeds = list(dict.fromkeys(args.hard_seeds
+                                    + [HELD_OUT_SEED] * (not args.no_held_out)))
+    for seed in dict.fromkeys(args.seed + hard_seeds * ("3" in tiers)):
         (work / f"seed-{seed}" / "clips").mkdir(parents=True, exist_ok=True)
-        jobs += [(s, work / f"seed-{seed}") for s in
-                 suite(seed, args.clean, args.realistic, args.controls)
-                 if re.search(args.only, s.name)]
+        specs = [] if seed not in args.seed else suite(
+            seed, args.clean * ("1" in tiers), args.realistic * ("2" in tiers),
+            args.controls * ("controls" in tiers))
+        specs += hard_suite(seed, args.hard) if "3" in tiers and seed in hard_seeds else []
+        specs += (new_controls(seed, args.new_controls)
+                  if "new-controls" in tiers and seed in args.seed else [])
+        jobs += [(s, work / f"seed-{seed}") for s in specs if re.search(args.only, s.name)]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(evaluate, s, d / "clips", d / "media", args.reuse)
                    for s, d in jobs]
         outcomes = [f.result() for f in futures]
-    report(outcomes, len(args.seed) > 1)
+    report(outcomes, len({d for _, d in jobs}) > 1)
     print(f"\n{len(jobs)} clips, {sum(t['duration'] for t, _, _ in outcomes):.0f} s of video,"
           f" evaluated in {time.perf_counter() - started:.0f} s with {args.jobs} jobs"
-          f" (seed {' '.join(map(str, args.seed))})")
+          f" (seed {' '.join(map(str, args.seed))}; tier 3 seeds "
+          f"{' '.join(map(str, hard_seeds))}, held out {HELD_OUT_SEED})")
     if args.speed_runs:
         speed(work, args.speed_runs)
     if args.workdir is None:
@@ -157,10 +188,16 @@ def main() -> None:
 
 
 def report(outcomes: list[tuple[dict, dict, dict]], seeded: bool = False) -> None:
-    scores: dict[str, list[ClipScore]] = {"clean": [], "realistic": [], "control": []}
+    scores: dict[str, list[ClipScore]] = {"clean": [], "realistic": [], "control": [],
+                                          "new-control": []}
+    hard: list[tuple[ClipScore, dict]] = []
     for truth, result, _ in outcomes:
         s = score_clip(truth, result)
-        scores[truth["tier"]].append(s)
+        if truth["tier"] == "hard":
+            hard.append((s, truth))
+        else:
+            new = truth["tier"] == "control" and truth["control"] in NEW_CONTROLS
+            scores["new-control" if new else truth["tier"]].append(s)
         print(f"s{truth['seed'] // 1000} " * seeded + clip_line(s, result))
     for tier, title in TIERS:
         if scores[tier]:
@@ -168,10 +205,17 @@ def report(outcomes: list[tuple[dict, dict, dict]], seeded: bool = False) -> Non
             print(f"\n{title}: {len(scores[tier])} videos, {sets} sets")
             for figure in tier_figures(scores[tier], tier):
                 print(figure.line())
+    if hard:
+        report_hard(hard, HELD_OUT_SEED)
     if scores["control"]:
         print(f"\nControls (walkers, fidgeting, camera pan; no exercise): "
               f"{len(scores['control'])} videos")
         for figure in control_figures(scores["control"]):
+            print(figure.line())
+    if scores["new-control"]:
+        print(f"\nControls of issue 14 (a person talking to the camera, people walking past a "
+              f"fixed camera; no exercise): {len(scores['new-control'])} videos")
+        for figure in control_figures(scores["new-control"]):
             print(figure.line())
 
 

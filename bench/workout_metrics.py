@@ -30,6 +30,7 @@ class ClipScore:
     frames_right: int = 0
     frames: int = 0
     confidences: list[float] = field(default_factory=list)
+    matched_confidences: list[float | None] = field(default_factory=list)  # per true set
     reason: str | None = None
 
 
@@ -57,6 +58,9 @@ def score_clip(truth: dict, result: dict) -> ClipScore:
                       [found[j]["reps"] if j is not None else None for j in matched],
                       len(found) - sum(j is not None for j in matched), len(found),
                       confidences=[float(f.get("confidence", 0.0)) for f in found],
+                      matched_confidences=[None if j is None
+                                           else float(found[j].get("confidence", 0.0))
+                                           for j in matched],
                       reason=result.get("reason"))
     for t, j in zip(sets, matched, strict=True):
         if j is None:

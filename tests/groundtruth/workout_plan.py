@@ -11,6 +11,10 @@ import numpy as np
 VERSION = 1  # bump when a change alters the pixels or the truth of a seeded clip
 TEMPOS = ((0.8, 1.3), (1.3, 2.0), (2.0, 3.0), (3.0, 4.0))  # base seconds per rep, by stratum
 CONTROLS = ("walkers", "fidget", "pan")
+NEW_CONTROLS = ("talking", "passerby")  # issue 14: apart, so the CONTROLS clips stay the same
+# Issue-14 fields: left out of the truth JSON at their defaults, so older clips stay identical.
+HARD_FIELDS = {"condition": None, "pause": 0.0, "rom_scale": 1.0, "drift": False,
+               "bench": False}
 
 
 @dataclass(frozen=True)
@@ -18,7 +22,7 @@ class ClipSpec:
     """What to render; everything else follows from ``seed``."""
 
     name: str
-    tier: str  # "clean" | "realistic" | "control"
+    tier: str  # "clean" | "realistic" | "hard" | "control"
     movement: str | None  # one of MOVEMENTS, None for a control
     seed: int
     fps: int = 30
@@ -30,11 +34,16 @@ class ClipSpec:
     shake: bool = False
     walkers: int = 0
     exposure: bool = False
-    control: str | None = None  # one of CONTROLS
+    control: str | None = None  # one of CONTROLS or NEW_CONTROLS
     max_active: float = 70.0  # seconds of exercise at most
     max_rest: float = 50.0  # seconds of rest between sets at most (in total)
     pad_to: float = 0.0  # exactly this long (sets that do not fit are left out), if set
     bitrate: str | None = None  # e.g. "8M" (a phone's rate) instead of constant quality
+    condition: str | None = None  # tier 3: which hard condition(s) the clip has
+    pause: float = 0.0  # least pause at the bottom, as a share of the rep
+    rom_scale: float = 1.0  # range of motion relative to the usual 0.4-1.0 (0.5: about half)
+    drift: bool = False  # slow zoom (±12 %) and roll (±3°) drift of the camera
+    bench: bool = False  # a bench in front of the figure hides its lower body
 
 
 @dataclass
@@ -56,10 +65,15 @@ class Plan:
     crossings: list[dict[str, float]] = field(default_factory=list)
 
 
-def plan_reps(rng: np.random.Generator, start: float, count: int, tempo: float) -> list[Rep]:
+def plan_reps(rng: np.random.Generator, start: float, count: int, tempo: float,
+              spec: ClipSpec | None = None) -> list[Rep]:
     """One set: ±30 % jitter per rep, a fatigue slow-down, optional pause at the bottom."""
     fatigue, rom = rng.uniform(0.0, 0.3), rng.uniform(0.4, 1.0)
     pause = rng.choice([0.0, rng.uniform(0.1, 0.35)])
+    if spec is not None and spec.rom_scale != 1.0:  # no extra draws: tiers 1-2 stay the same
+        rom = spec.rom_scale * (0.85 + 0.3 * (rom - 0.4) / 0.6)
+    if spec is not None and spec.pause:
+        pause = max(pause, spec.pause + 0.1 * (fatigue / 0.3))
     reps, t = [], start
     for k in range(count):
         duration = tempo * rng.uniform(0.7, 1.3) * (1 + fatigue * k / max(1, count - 1))
@@ -88,7 +102,7 @@ def plan(spec: ClipSpec) -> Plan:
             rests[:] = 5.0
             rests[0] = rng.uniform(80.0, 90.0)  # the longest rest of the issue
         for i, n in enumerate(reps):
-            sets.append(plan_reps(rng, t, n, tempo * rng.uniform(0.9, 1.1)))
+            sets.append(plan_reps(rng, t, n, tempo * rng.uniform(0.9, 1.1), spec))
             t = sets[-1][-1].end + (rests[i] if i < len(rests) else 0.0)
         t += rng.uniform(2.0, 5.0)  # tail rest
         while spec.pad_to and len(sets) > 1 and sets[-1][-1].end + 2.0 > spec.pad_to:
@@ -147,5 +161,10 @@ def truth(p: Plan) -> dict:
              "rep_times": [r.end for r in s], "rep_starts": [r.start for r in s],
              "avg_rep_seconds": (s[-1].end - s[0].start) / len(s),
              "rom": float(np.mean([r.rom for r in s]))} for s in p.sets]
-    return {"version": VERSION, **asdict(p.spec), "duration": p.duration, "sets": sets,
+    return {"version": VERSION, **spec_fields(p.spec), "duration": p.duration, "sets": sets,
             "total_reps": sum(len(s) for s in p.sets), "crossings": p.crossings}
+
+
+def spec_fields(spec: ClipSpec) -> dict:
+    """The spec as written in the truth JSON: issue-14 fields only when they are set."""
+    return {k: v for k, v in asdict(spec).items() if k not in HARD_FIELDS or HARD_FIELDS[k] != v}

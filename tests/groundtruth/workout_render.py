@@ -1,5 +1,5 @@
 """Frames of a planned workout clip: per-frame motion phase, camera shake, pan and exposure,
-drawn over a textured room (tests/groundtruth/workout_scene.py).
+zoom/roll drift and a bench in front (tier 3), drawn over a textured room (workout_scene.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from tests.groundtruth.workout_plan import VERSION, Plan
-from tests.groundtruth.workout_scene import Look, draw, pose, room, walker_pose
+from tests.groundtruth.workout_scene import Look, bench, draw, pose, room, walker_pose
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, sigma_frames: float) -> np.ndarray:
@@ -56,8 +56,24 @@ def timeline(p: Plan, times: np.ndarray) -> dict[str, np.ndarray]:
             t += length + rng.uniform(0.5, 5.0)
         pan = np.clip(pan, -0.45 * p.spec.width, 0.45 * p.spec.width)
     gain = 1 + 0.15 * _smooth_noise(rng, n, 5.0 * fps)[:n] if p.spec.exposure else np.ones(n)
-    return {"phase": phase, "rom": rom, "lift": lift, "body": body, "shake": shake,
+    line = {"phase": phase, "rom": rom, "lift": lift, "body": body, "shake": shake,
             "pan": pan, "gain": gain}
+    _hard(p, times, line)
+    return line
+
+
+def _hard(p: Plan, times: np.ndarray, line: dict[str, np.ndarray]) -> None:
+    """Issue-14 signals from their own random stream, so older clips keep their pixels."""
+    rng = np.random.default_rng([p.spec.seed, VERSION, 3])
+    n, fps = len(times), p.spec.fps
+    line["zoom"], line["roll"], line["nod"] = np.ones(n), np.zeros(n), np.zeros(n)
+    if p.spec.drift:  # slow, aperiodic: a phone sliding and tilting on the floor
+        line["zoom"] = 1 + 0.12 * _smooth_noise(rng, n, 4.0 * fps)[:n]
+        line["roll"] = 3.0 * _smooth_noise(rng, n, 4.0 * fps)[:n]
+    if p.spec.control == "talking":  # hands and head move with speech, without a rhythm
+        hands = np.abs(_smooth_noise(rng, n, 0.35 * fps)[:n])
+        line["lift"] = np.maximum(line["lift"], 0.45 * hands)
+        line["nod"] = _smooth_noise(rng, n, 0.25 * fps)[:n]
 
 
 def frames(p: Plan) -> Iterator[np.ndarray]:
@@ -78,7 +94,10 @@ def frames(p: Plan) -> Iterator[np.ndarray]:
              for n in noise]
     times = np.arange(round(p.duration * spec.fps)) / spec.fps
     line = timeline(p, times)
-    movement = spec.movement or ("jack" if spec.seed % 2 else "press")
+    movement = spec.movement or ("jack" if spec.seed % 2 or spec.control == "talking"
+                                 else "press")
+    shade = bench_look(spec.seed, look)
+    centre = (w / 2, h / 2)
     for i, t in enumerate(times):
         x0 = margin_x + round(line["pan"][i] + line["shake"][i, 0])
         y0 = margin_y + round(line["shake"][i, 1])
@@ -86,14 +105,30 @@ def frames(p: Plan) -> Iterator[np.ndarray]:
         offset = (margin_x - x0, margin_y - y0)
         behind = [c for c in p.crossings if not c["front"]]
         _draw_crossings(img, p, behind, walker_looks, t, offset, size, ground)
-        segments = pose(movement, line["phase"][i], line["rom"][i], line["lift"][i])
-        draw(img, segments, (home + line["body"][i] * size + offset[0], ground + offset[1]),
-             size, look)
+        segments = pose(movement, line["phase"][i], line["rom"][i], line["lift"][i],
+                        line["nod"][i])
+        if spec.control != "passerby":  # that control is an empty room people walk through
+            draw(img, segments, (home + line["body"][i] * size + offset[0],
+                                 ground + offset[1]), size, look)
+        if spec.bench:
+            bench(img, (home + offset[0], ground + offset[1]), size, shade)
         front = [c for c in p.crossings if c["front"]]
         _draw_crossings(img, p, front, walker_looks, t, offset, size, ground)
+        if spec.drift:
+            turn = cv2.getRotationMatrix2D(centre, float(line["roll"][i]),
+                                           float(line["zoom"][i]))
+            img = cv2.warpAffine(img, turn, (w, h), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REFLECT_101)
         up, down = grain[i % len(grain)]
         img = cv2.convertScaleAbs(img, alpha=float(line["gain"][i]))
         yield cv2.subtract(cv2.add(img, up), down)
+
+
+def bench_look(seed: int, look: Look) -> int:
+    """The bench's grey: its own stream, and clearly off the figure's trousers."""
+    rng = np.random.default_rng([seed, VERSION, 4])
+    level = rng.uniform(30, 220)
+    return int(level if abs(level - look.pants) > 40 else (level + 110) % 250)
 
 
 def _draw_crossings(img: np.ndarray, p: Plan, crossings: list[dict[str, float]],

@@ -41,11 +41,12 @@ def _dir(angle_deg: float) -> np.ndarray:
     return np.array([np.sin(a), np.cos(a)])
 
 
-def pose(movement: str, phase: float, rom: float, arm_lift: float) -> list[Segment]:
+def pose(movement: str, phase: float, rom: float, arm_lift: float,
+         nod: float = 0.0) -> list[Segment]:
     """Segments of the figure at rep ``phase`` (0 start pose .. 1 far end) scaled by ``rom``.
 
     The jumping jack hops on each transition (two bumps per rep); ``arm_lift`` (0..1)
-    raises an arm for a fidget when not exercising.
+    raises an arm for a fidget when not exercising; ``nod`` (-1..1) tilts the head (talking).
     """
     q = rom * phase
     if movement == "squat":
@@ -57,10 +58,13 @@ def pose(movement: str, phase: float, rom: float, arm_lift: float) -> list[Segme
     hip_l, hip_r = np.array([-0.06, hip_y]), np.array([0.06, hip_y])
     neck = np.array([0.0, hip_y - TORSO])
     shoulder_l, shoulder_r = neck + [-0.11, 0.0], neck + [0.11, 0.0]
+    head = neck + [0, -0.04 - HEAD]
+    if nod:  # only when talking: other clips keep their exact arithmetic
+        head = head + [0.012 * nod, 0.01 * abs(nod)]
     segments: list[Segment] = [(tuple(ankle_l), tuple(hip_l), 0.05),
                                (tuple(ankle_r), tuple(hip_r), 0.05),
                                ((0.0, hip_y), tuple(neck), 0.13),
-                               (tuple(neck + [0, -0.04 - HEAD]), (0.0, 0.0), -HEAD)]
+                               (tuple(head), (0.0, 0.0), -HEAD)]
     segments += _arms(movement, q, shoulder_l, shoulder_r, hip_y, arm_lift)
     return segments
 
@@ -107,6 +111,21 @@ def _squat(q: float, arm_lift: float) -> list[Segment]:
     return [(tuple(ankle), tuple(knee), 0.06), (tuple(knee), tuple(hip), 0.07),
             (tuple(hip), tuple(shoulder), 0.13), (tuple(head), (0.0, 0.0), -HEAD),
             (tuple(shoulder), tuple(hand), 0.045)]
+
+
+def bench(img: np.ndarray, feet: tuple[float, float], size: float, grey: int) -> None:
+    """A gym bench seen end-on in front of the figure, hiding it up to the hips (0.5 size)."""
+    scale = 1 << SHIFT
+    left, right = feet[0] - 0.42 * size, feet[0] + 0.42 * size
+    top, seat = feet[1] - 0.47 * size, feet[1] - 0.36 * size
+    box = [(round(x * scale), round(y * scale)) for x, y in ((left, top), (right, top),
+                                                              (right, seat), (left, seat))]
+    cv2.fillConvexPoly(img, np.array(box, np.int32), grey, cv2.LINE_AA, SHIFT)
+    panel = [(round(x * scale), round(y * scale)) for x, y in
+             ((left + 0.04 * size, seat), (right - 0.04 * size, seat),
+              (right - 0.04 * size, feet[1] + 0.03 * size), (left + 0.04 * size,
+                                                             feet[1] + 0.03 * size))]
+    cv2.fillConvexPoly(img, np.array(panel, np.int32), max(0, grey - 25), cv2.LINE_AA, SHIFT)
 
 
 def walker_pose(stride_phase: float) -> list[Segment]:
