@@ -10,7 +10,13 @@ import redis
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from api.errors import Conflict, Gone, NotFound, problem
-from api.idempotency import REPLAYED_HEADER, IdempotencySlot, fingerprint, parse_key
+from api.idempotency import (
+    CLAIM_MARGIN,
+    REPLAYED_HEADER,
+    IdempotencySlot,
+    fingerprint,
+    parse_key,
+)
 from api.intake import accept_upload, admit, incoming_upload
 from api.lookup import load_session
 from api.ranges import send_file_ranged
@@ -73,7 +79,7 @@ async def idempotent_upload(key: str) -> Response:
     fields gets the same answer back (202), one with another upload 422."""
     svc = services()
     slot = await IdempotencySlot.open(
-        svc.aredis, key, claim_ttl=int(svc.settings.upload_idle_timeout) + 30,
+        svc.aredis, key, claim_ttl=int(svc.settings.upload_idle_timeout) + CLAIM_MARGIN,
         answer_ttl=svc.settings.idempotency_ttl)
     try:
         async with incoming_upload(body=slot.refreshed(request.body), hash_file=True) as incoming:

@@ -14,6 +14,7 @@ from api.idempotency import IdempotencySlot
 from queues import keys
 from queues.settings import Settings
 from tests.api.conftest import video_file
+from tests.api.test_upload import assert_problem, workspaces
 
 UPLOAD = "/api/v1/video/upload"
 
@@ -27,17 +28,12 @@ def session_count(sync_client: fakeredis.FakeRedis) -> int:
     return int(sync_client.zcard(keys.SESSIONS_BY_EXPIRY))
 
 
-def workspaces(settings: Settings) -> list[str]:
-    root = settings.media_root / "sessions"
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+def workspace_names(settings: Settings) -> list[str]:
+    return [path.name for path in workspaces(settings)]
 
 
 async def problem_code(response: Any, status: int) -> str:
-    assert response.status_code == status
-    assert response.content_type == "application/problem+json"
-    body = await response.get_json()
-    assert body["status"] == status and body["detail"]
-    return str(body["code"])
+    return str((await assert_problem(response, status))["code"])
 
 
 async def test_retry_with_the_same_key_returns_the_first_session(
@@ -52,7 +48,7 @@ async def test_retry_with_the_same_key_returns_the_first_session(
     assert "Idempotent-Replayed" not in first.headers
     assert session_count(sync_client) == 1
     sid = (await first.get_json())["session_id"]
-    assert workspaces(settings) == [sid]  # the retry's bytes were not kept
+    assert workspace_names(settings) == [sid]  # the retry's bytes were not kept
 
 
 async def test_other_keys_and_no_key_make_new_sessions(
@@ -77,7 +73,7 @@ async def test_same_key_for_another_upload_is_refused(
         other = await keyed_upload(client, small_video, "k", analysis="workout")
     assert await problem_code(other, 422) == "idempotency_key_reused"
     assert session_count(sync_client) == 1
-    assert workspaces(settings) == [(await first.get_json())["session_id"]]
+    assert workspace_names(settings) == [(await first.get_json())["session_id"]]
 
 
 async def test_key_held_by_a_request_in_progress_gets_409(

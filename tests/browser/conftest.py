@@ -78,9 +78,12 @@ def artifacts_dir() -> Path:
 
 @dataclass
 class Stack:
-    base_url: str
     client: Client
     media_root: Path
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +95,7 @@ def stack(redis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
            "CANCEL_GRACE": "1.5", "ANALYSIS_LONG_SIDE": "128",
            "METRICS_PORT": "0"}  # another stack in this session may hold a metrics port
     with running_service(env, tmp_path_factory.mktemp("browser-logs")) as running:
-        yield Stack(running.client.base_url, running.client, media)
+        yield Stack(running.client, media)
 
 
 def start_chromium(profile: Path, size: tuple[int, int]) -> webdriver.Chrome:
