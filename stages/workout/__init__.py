@@ -72,7 +72,8 @@ def analyze(frames: FrameSource, on_progress: Callable[[float], None],
         on_progress(STABILISE_SHARE + 0.05)
         found = sets_in_spans(view, activity.still, activity.spans, fps,
                               lambda done: on_progress(STABILISE_SHARE + 0.05
-                                                       + (0.95 - STABILISE_SHARE) * done))
+                                                       + (0.95 - STABILISE_SHARE) * done),
+                              activity.reaches)
     sets = [set_entry(times, offset, s) for offset, s in found]
     return summary(sets, duration, None if sets else NO_REPS)
 

@@ -28,6 +28,7 @@ class Activity:
     weights: np.ndarray  # per pixel of the working frames (flat), 0..1
     spans: list[tuple[int, int]]  # candidate spans [start, end) where the subject moves
     still: np.ndarray  # per frame: the subject is not moving
+    reaches: list[tuple[int, int]]  # each span stretched over gentler movement next to it
 
 
 def find_activity(frames: FrameRange | np.ndarray, fps: float,
@@ -39,7 +40,7 @@ def find_activity(frames: FrameRange | np.ndarray, fps: float,
     weights = motion_weights(frames, lag, cuts, threshold)
     energy = local_energy(frames, lag, cuts, weights, threshold)
     spans, still = active_spans(energy, fps, cuts)
-    return Activity(weights, spans, still)
+    return Activity(weights, spans, still, reaches(energy, fps, spans, cuts))
 
 
 def lagged_changes(frames: FrameRange, lag: int, cuts: Sequence[int] = (),
@@ -120,31 +121,59 @@ def active_spans(energy: np.ndarray, fps: float,
 
     Spans are generous (long pauses are bridged): reps, not energy, decide where sets end.
     """
-    level = moving_average(energy, round(fps * SMOOTH_SECONDS))
-    if len(level) == 0 or fps <= 0:
+    level, high, low = levels(energy, fps)
+    if not high:
         return [], np.ones(len(level), bool)
-    base, peak = np.percentile(level, [10, 98])
-    if peak < MIN_MOVING_SHARE:
-        return [], np.ones(len(level), bool)
-    high, low = base + 0.25 * (peak - base), base + 0.12 * (peak - base)
-    spans = _merge_gaps(_hysteresis(level, high, low), round(fps * MAX_GAP_SECONDS))
+    runs = [(s, e) for s, e in _runs(level > low) if level[s:e].max() > high]
+    spans = _merge_gaps(runs, round(fps * MAX_GAP_SECONDS))
     spans = [piece for span in spans for piece in _split_at(span, cuts)]
     return [(s, e) for s, e in spans if e - s >= fps * MIN_SPAN_SECONDS], level < low
 
 
-def _hysteresis(level: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
-    """Runs above ``low`` that reach ``high``."""
-    above_low = np.r_[False, level > low, False]
-    edges = np.flatnonzero(np.diff(above_low.astype(np.int8)))
-    runs = zip(edges[::2], edges[1::2], strict=True)
-    return [(int(s), int(e)) for s, e in runs if level[s:e].max() > high]
+def levels(energy: np.ndarray, fps: float) -> tuple[np.ndarray, float, float]:
+    """The smoothed energy and its high and low levels (hysteresis); 0, 0 when nobody moves
+    enough to be exercising."""
+    level = moving_average(energy, round(fps * SMOOTH_SECONDS))
+    if len(level) == 0 or fps <= 0:
+        return level, 0.0, 0.0
+    base, peak = np.percentile(level, [10, 98])
+    if peak < MIN_MOVING_SHARE:
+        return level, 0.0, 0.0
+    return level, base + 0.25 * (peak - base), base + 0.12 * (peak - base)
+
+
+def reaches(energy: np.ndarray, fps: float, spans: list[tuple[int, int]],
+            cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """Each span stretched over the movement above the low level that lies less than
+    MAX_GAP_SECONDS from it (never across a cut). A slow last rep that pauses at the bottom
+    rises again too gently to reach the high level: the search looks there too, and keeps
+    what it finds there only when that counts more reps (search.py)."""
+    level, _, low = levels(energy, fps)
+    gap = round(fps * MAX_GAP_SECONDS)
+    out = []
+    for start, end in spans:
+        lo = max([0, *(c for c in cuts if c <= start)])
+        hi = min([len(level), *(c for c in cuts if c >= end)])
+        for run_start, run_end in _merge_gaps(sorted({*_runs(level > low), (start, end)}), gap):
+            if run_start <= start and end <= run_end:
+                out.append((max(lo, min(start, run_start)), min(hi, max(end, run_end))))
+                break
+        else:
+            out.append((start, end))
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Runs ``[start, end)`` where ``mask`` is true."""
+    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(np.int8)))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _merge_gaps(spans: list[tuple[int, int]], max_gap: int) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start - merged[-1][1] < max_gap:
-            merged[-1] = (merged[-1][0], end)
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
     return merged

@@ -24,17 +24,47 @@ Found = tuple[int, RepSet]  # (first frame of the window the set was found in, t
 
 
 def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, int]],
-                  fps: float, on_progress: Callable[[float], None]) -> list[Found]:
-    """Every believable set in the active spans, in time order, none overlapping."""
+                  fps: float, on_progress: Callable[[float], None],
+                  reaches: list[tuple[int, int]] | None = None) -> list[Found]:
+    """Every believable set in the active spans, in time order, none overlapping.
+
+    ``reaches``: each span stretched over gentler movement next to it (activity.reaches);
+    a set found there replaces the sets it overlaps only when it has more reps than they do.
+    """
     found: list[Found] = []
     for i, (start, end) in enumerate(spans):
-        first, last = padded(start, end, fps, len(still))
-        distance = view.distance(first, last, rest_frames(still, first, last, start, end, fps))
-        for levels in ROUGH_LEVELS:
-            for rough in find_sets(distance, fps, start - first, last - end, True, levels):
-                found += refine(view, still, (first, last), rough, fps)
+        in_span = sets_in_span(view, still, start, end, fps)
+        if reaches is not None and reaches[i] != (start, end):
+            for wider in sets_in_span(view, still, *reaches[i], fps):
+                beaten = [f for f in in_span if overlap(f, wider)]
+                if beaten and wider[1].reps > max(f[1].reps for f in beaten):
+                    in_span = [f for f in in_span if not overlap(f, wider)] + [wider]
+        found += in_span
         on_progress((i + 1) / len(spans))
     return without_overlaps(found)
+
+
+def sets_in_span(view: SubjectView, still: np.ndarray, start: int, end: int,
+                 fps: float) -> list[Found]:
+    """The believable sets in one span (they may overlap)."""
+    first, last = padded(start, end, fps, len(still))
+    distance = view.distance(first, last, rest_frames(still, first, last, start, end, fps))
+    found = [f for levels in ROUGH_LEVELS
+             for rough in find_sets(distance, fps, start - first, last - end, True, levels)
+             for f in refine(view, still, (first, last), rough, fps)]
+    if found:
+        return found
+    # The rest may show neither end of the movement (a step aside, a gesture) while the reps
+    # pause at their far end: the distance then rises between the pauses, which split its
+    # excursions into runs too short for a set. Upside down, each pause is one excursion.
+    upside_down = float(distance.max(initial=0.0)) - distance
+    return [f for rough in find_sets(upside_down, fps, start - first, last - end, True)
+            for f in refine(view, still, (first, last), rough, fps)]
+
+
+def overlap(a: Found, b: Found) -> bool:
+    return bool(a[0] + a[1].starts[0] < b[0] + b[1].ends[-1]
+                and b[0] + b[1].starts[0] < a[0] + a[1].ends[-1])
 
 
 def padded(start: int, end: int, fps: float, count: int) -> tuple[int, int]:
@@ -44,11 +74,22 @@ def padded(start: int, end: int, fps: float, count: int) -> tuple[int, int]:
 
 def rest_frames(still: np.ndarray, first: int, last: int, start: int, end: int,
                 fps: float) -> np.ndarray:
-    """Still frames around the span (else inside it, else its first frame): the rest pose."""
+    """Still frames around the span (else inside it near its ends, else anywhere inside it,
+    else its first frame): the rest pose.
+
+    A span that reaches the video's start or end has no rest around it; inside it, slow reps
+    pause at their far end, so still frames near its ends (where a set starts and ends) show
+    the start pose better than the still frames of its middle.
+    """
     around = np.r_[first:start, end:last]
     around = around[still[around]]
     if len(around) >= 0.3 * fps:
         return around
+    near = round(PAD_SECONDS * fps)
+    ends = np.r_[start:min(end, start + near), max(start, end - near):end]
+    ends = ends[still[ends]]
+    if len(ends) >= 0.3 * fps:
+        return ends
     inside = np.flatnonzero(still[first:last]) + first
     return inside if len(inside) >= 3 else np.array([first])
 
@@ -63,7 +104,9 @@ def refine(view: SubjectView, still: np.ndarray, window: tuple[int, int], rough:
     """
     offset, found = window[0], rough
     for final in (False, True):
-        start, end = offset + int(found.starts[0]), offset + int(np.ceil(found.ends[-1]))
+        # A turning point extrapolated past the video's edge is clipped to it.
+        start = max(0, offset + int(found.starts[0]))
+        end = min(len(still), offset + int(np.ceil(found.ends[-1])))
         first, last = padded(start, end, fps, len(still))
         first, last = min(first, window[0]), max(last, window[1])  # reps a look missed
         turns, far = poses(view, found, offset, len(still))
@@ -71,7 +114,8 @@ def refine(view: SubjectView, still: np.ndarray, window: tuple[int, int], rough:
                          fps)
         candidates = find_sets(track, fps, start - first, last - end, rough=not final)
         if final:  # a believable set beside the one looked for counts too
-            return [(first, s) for s in candidates]
+            return [(first, s) for s in candidates
+                    if not upside_down(track, still, first, s, fps)]
         candidates = [s for s in candidates
                       if first + s.starts[0] < end and first + s.ends[-1] > start]
         if not candidates:
@@ -104,12 +148,25 @@ def poses(view: SubjectView, found: RepSet, offset: int,
 def oriented(track: np.ndarray, still: np.ndarray, first: int, start: int, end: int,
              fps: float) -> np.ndarray:
     """The track with the rest next to the set at 0: a rough look may swap the poses."""
+    return 1.0 - track if rest_level(track, still, first, start, end, fps) > 0.5 else track
+
+
+def rest_level(track: np.ndarray, still: np.ndarray, first: int, start: int, end: int,
+               fps: float) -> float:
+    """The track's median over the still frames next to ``[start, end)`` (0 if too few)."""
     near = round(PAD_SECONDS * fps)
     rest = np.r_[max(first, start - near):start, end:min(first + len(track), end + near)]
     rest = rest[still[rest]] - first
-    if len(rest) >= 0.3 * fps and np.median(track[rest]) > 0.5:
-        return 1.0 - track
-    return track
+    return float(np.median(track[rest])) if len(rest) >= 0.3 * fps else 0.0
+
+
+def upside_down(track: np.ndarray, still: np.ndarray, first: int, found: RepSet,
+                fps: float) -> bool:
+    """Whether the subject rests next to a set found on ``track`` (which starts at frame
+    ``first``) in the far pose: the set's reps are then the pauses between the real ones,
+    found on an axis oriented by the rest next to another, wrongly placed set."""
+    start, end = first + int(found.starts[0]), first + int(np.ceil(found.ends[-1]))
+    return rest_level(track, still, first, max(first, start), end, fps) > 0.5
 
 
 def without_overlaps(found: list[Found]) -> list[Found]:

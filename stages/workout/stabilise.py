@@ -1,7 +1,12 @@
-"""Hand-held shake and exposure drift removed from small working frames before motion is read.
+"""Hand-held shake, zoom and roll drift and exposure drift removed from small working frames
+before motion is read.
 
 Each frame is registered to a reference by translation (phase correlation for big moves,
 then robust Gauss-Newton for the sub-pixel rest) with a gain and offset for the exposure.
+Once a chunk of frames shows zoom or roll (a phone sliding and tilting on the floor), the
+rest of the shot is registered by similarity instead (turn.py). A camera that does neither
+keeps the translation alone: fewer parameters, which a body moving symmetrically (arms
+spreading) cannot mislead into a zoom.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from stages.workout.turn import SimilarityRegistration, robust_step, similarity, warp, zoom_roll
+
 WORK_SIDE = 80  # about the longest side of the working frames: phone shake is < 1 px here
 REGISTER_FACTOR = 2  # registration runs on frames this much smaller again: 4x less work
 CHUNK = 32  # frames registered together; the reference may move on between chunks
@@ -19,6 +26,8 @@ REANCHOR_SHARE = 0.15  # a view that moved this share of the frame (a pan) gets 
 BORDER = 1  # pixels ignored at the edges, where warping repeats the border
 SAMPLE = 5  # every SAMPLE-th pixel estimates the noise scale
 MIN_SIDE = 8  # registration needs a picture at least this big (after the factor)
+# Median zoom (share) or roll (radians) over a chunk that makes the rest of the shot turn.
+MIN_ZOOM, MIN_ROLL = 0.05, 0.05
 
 
 def shrink_factor(height: int, width: int) -> int:
@@ -35,6 +44,17 @@ def shrink(frames: np.ndarray, factor: int) -> np.ndarray:
         for dx in range(factor):
             total += frames[:, dy:h * factor:factor, dx:w * factor:factor]
     return total / (factor * factor)
+
+
+def out_of_view(matrices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(n, h, w): the pixels each matrix maps outside the picture (or onto its edge row)."""
+    h, w = shape
+    y, x = np.mgrid[:h, :w]
+    points = np.stack([x.ravel(), y.ravel(), np.ones(h * w)])
+    source = matrices[:, :2] @ points  # (n, 2, pixels): x, y in the frame
+    inside = ((source[:, 0] >= BORDER) & (source[:, 0] <= w - 1 - BORDER)
+              & (source[:, 1] >= BORDER) & (source[:, 1] <= h - 1 - BORDER))
+    return ~inside.reshape(-1, h, w)
 
 
 def translate(frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -62,6 +82,10 @@ class Stabiliser:
         self.ref = np.zeros(self.shape, np.float32)
         self.anchored = False
         self.origin = np.zeros(2)  # the reference's shift from the first one (dy, dx)
+        self.turning = False  # zoom or roll seen: registered by similarity from then on
+        self.matrix = np.eye(3)  # where the last frame's similarity ended
+        f = REGISTER_FACTOR  # a registration pixel is the mean of f x f working pixels
+        self.to_work = np.array([[f, 0, (f - 1) / 2], [0, f, (f - 1) / 2], [0, 0, 1]])
 
     def align(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(stabilised float32 frames, their shifts (dy, dx) from the first reference, in
@@ -75,24 +99,46 @@ class Stabiliser:
             chunk = frames[start:start + CHUNK]
             small = shrink(chunk, REGISTER_FACTOR)
             if not self.anchored:
-                self._set_reference(small[0])
+                self._set_reference(small[0], chunk[0])
             local, gain = self._register(small)
-            moved = translate(chunk, local * REGISTER_FACTOR)
+            if self.turning or self.usable:
+                matrices, exposure = self.similar.register(
+                    small, np.repeat(self.matrix[None], len(small), axis=0) if self.turning
+                    else similarity(np.c_[local, np.zeros((len(local), 2))], (0, 0)))
+                self.matrix = matrices[-1]
+                turned = np.abs(np.median(zoom_roll(matrices), axis=0))
+                self.turning = self.turning or bool(turned[0] > MIN_ZOOM or turned[1] > MIN_ROLL)
+            outside = None
+            if self.turning:
+                gain = exposure
+                work = self.to_work @ matrices @ np.linalg.inv(self.to_work)
+                moved, outside = warp(chunk, work), out_of_view(work, chunk.shape[1:])
+                centre = np.array(self.similar.centre[::-1] + (1.0,))
+                local = (matrices @ centre)[:, 1::-1] - centre[1::-1]  # (dy, dx) of the centre
+            else:
+                moved = translate(chunk, local * REGISTER_FACTOR)
             out[start:start + len(chunk)] = ((moved - gain[:, 1, None, None])
                                              / np.maximum(1 + gain[:, 0], 0.2)[:, None, None])
+            if outside is not None:  # zoomed or rolled out of the view: the reference's view
+                out[start:start + len(chunk)][outside] = np.broadcast_to(
+                    self.view, outside.shape)[outside]
             shifts[start:start + len(chunk)] = (local + self.origin) * REGISTER_FACTOR
             if np.abs(local[-1]).max() > REANCHOR_SHARE * min(self.shape):
                 self.origin = self.origin + local[-1]
-                self._set_reference(small[-1])
+                self.matrix = np.eye(3)
+                self._set_reference(small[-1], chunk[-1])
         return out, shifts
 
-    def _set_reference(self, frame: np.ndarray) -> None:
+    def _set_reference(self, frame: np.ndarray, view: np.ndarray) -> None:
+        """``frame``: the new reference, registration-sized; ``view``: the same, working-sized."""
+        self.view = view.astype(np.float32)
         self.ref = frame.copy()
         self.anchored = True
         gy, gx = np.gradient(frame)
         design = np.stack([-gy.ravel(), -gx.ravel(), frame.ravel(), np.ones(frame.size)], 1)
         self.design = design[self.inner].astype(np.float32)
         self.products = (self.design[:, :, None] * self.design[:, None, :]).reshape(-1, 16)
+        self.similar = SimilarityRegistration(frame, self.inner)
 
     def _register(self, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Shifts (dy, dx) of a chunk and its exposure (gain - 1, offset) against the ref."""
@@ -130,13 +176,7 @@ class Stabiliser:
     def _gauss_newton(self, warped: np.ndarray) -> np.ndarray:
         """Per frame (dy, dx, gain - 1, offset) that best explains warped - ref, robustly."""
         error = (warped.reshape(len(warped), -1) - self.ref.ravel())[:, self.inner]
-        sample = error[:, ::SAMPLE]  # a robust scale needs no more than a few hundred pixels
-        middle = np.median(sample, axis=1, keepdims=True)
-        scale = np.maximum(1.5 * np.median(np.abs(sample - middle), axis=1, keepdims=True), 2.0)
-        weights = 1.0 / (1.0 + ((error - middle) / scale) ** 2)  # movers weigh little
-        normal = (weights @ self.products).reshape(-1, 4, 4) + np.eye(4) * 1e-6
-        rhs = (weights * error) @ self.design
-        return np.linalg.solve(normal.astype(np.float64), rhs[:, :, None])[:, :, 0]
+        return robust_step(error, self.design, self.products, SAMPLE)
 
 
 def stabilise(batches: Iterator[tuple[int, np.ndarray]], count: int,

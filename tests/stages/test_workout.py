@@ -95,6 +95,24 @@ def test_counts_a_shaky_compressed_portrait_clip_with_a_walker(tmp_path: Path) -
     assert ctx.reported[-1] == 1.0 and all(0.0 <= f <= 1.0 for f in ctx.reported)
 
 
+@pytest.mark.parametrize(("movement", "seed", "size"),
+                         [("squat", 13, (640, 360)), ("jack", 14, (360, 640))])
+def test_counts_a_phone_on_a_gym_floor_with_every_hard_condition(
+        movement: str, seed: int, size: tuple[int, int]) -> None:
+    # Slow reps pausing at the bottom, half the range of motion, zoom and roll drift on top
+    # of the shake, a bench hiding the legs, 15 fps: issue 14's tier 3, all together (the
+    # counter before issue 14 found no set in either).
+    spec = ClipSpec("hard-all", "hard", movement, seed, fps=15, width=size[0], height=size[1],
+                    tempo=(3.0, 5.0), pause=0.25, rom_scale=0.5, drift=True, shake=True,
+                    bench=True, max_active=30, max_rest=10, condition="all")
+    source, expected = cached(spec)
+    result = analyze(source, lambda _: None).to_dict()
+    assert result["reason"] is None
+    assert_matches(result, expected, count_slack=0, time_slack=1.0)
+    for found, true in zip(result["sets"], expected["sets"], strict=True):
+        assert found["avg_rep_seconds"] == pytest.approx(true["avg_rep_seconds"], rel=0.1)
+
+
 @pytest.mark.parametrize("control", ["walkers", "fidget", "pan"])
 def test_motion_without_exercise_is_no_set(control: str) -> None:
     spec = ClipSpec(f"control-{control}", "control", None, 11, width=320, height=180,

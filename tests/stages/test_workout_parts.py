@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stages.workout.activity import active_spans
-from stages.workout.search import refine
+from stages.workout.activity import active_spans, reaches
+from stages.workout.search import refine, sets_in_spans
 from stages.workout.sets import find_sets
 from stages.workout.signal import SubjectView
 from stages.workout.stabilise import Stabiliser, shrink, stable_frames
@@ -45,6 +45,51 @@ def test_stabiliser_recovers_sub_pixel_shake_and_exposure() -> None:
     assert np.abs(frames - frames[0])[inner].mean() > 10.0  # before: shake and exposure
 
 
+def zoomed(image: np.ndarray, zoom: float, degrees: float,
+           shape: tuple[int, int]) -> np.ndarray:
+    """The middle of ``image`` as a camera zoomed and rolled about its centre sees it."""
+    h, w = image.shape
+    turn = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, zoom)
+    moved = cv2.warpAffine(image, turn, (w, h), flags=cv2.INTER_LINEAR)
+    top, left = (h - shape[0]) // 2, (w - shape[1]) // 2
+    return moved[top:top + shape[0], left:left + shape[1]]
+
+
+def test_stabiliser_follows_a_phone_zooming_and_rolling_on_the_floor() -> None:
+    shape = (44, 80)
+    image = texture(4, (84, 120))
+    zooms = np.r_[np.linspace(1, 1.12, 48), np.linspace(1.12, 0.9, 48)]
+    rolls = np.r_[np.linspace(0, 3, 48), np.linspace(3, -3, 48)]
+    frames = np.stack([zoomed(image, z, r, shape)
+                       for z, r in zip(zooms, rolls, strict=True)]).astype(np.float32)
+    stabiliser = Stabiliser(shape)
+    out, _ = stabiliser.align(frames)
+    assert stabiliser.turning
+    # From the first chunk (32 frames) whose zoom or roll shows, the similarity follows it.
+    inner = (slice(32, None), slice(6, -6), slice(6, -6))
+    assert np.abs(out - frames[0])[inner].mean() < 1.5  # grey levels, after registration
+    assert np.abs(frames - frames[0])[inner].mean() > 5.0  # before: zoom and roll
+    # Where zooming out left the picture, the reference's view stands in: no motion there.
+    edges = np.abs(out[-1] - frames[0])
+    assert edges[:2].mean() < 3.0 and edges[:, :2].mean() < 3.0
+
+
+def test_shake_alone_keeps_the_translation_only_registration() -> None:
+    # A symmetric movement in the middle (arms spreading) must not pass for a zoom.
+    shape = (44, 80)
+    image = texture(5, shape)
+    rng = np.random.default_rng(6)
+    frames = []
+    for i in range(96):
+        frame = shifted(image, *rng.uniform(-1.0, 1.0, 2), shape).copy()
+        spread = 6 + round(8 * abs(np.sin(i / 6)))
+        frame[14:30, 40 - spread:40 + spread] = 230.0
+        frames.append(frame)
+    stabiliser = Stabiliser(shape)
+    stabiliser.align(np.stack(frames))
+    assert not stabiliser.turning
+
+
 def test_a_cut_starts_registration_afresh() -> None:
     first, second = texture(2, (90, 160)), 40 + 0.4 * texture(3, (90, 160))
     frames = np.stack([first] * 20 + [second] * 20).clip(0, 255).astype(np.uint8)
@@ -75,6 +120,20 @@ def test_active_spans_bridge_pauses_drop_blips_and_split_at_cuts() -> None:
         assert start == pytest.approx(true_start, abs=0.7)
         assert end == pytest.approx(true_end, abs=0.7)
     assert still[round(16 * FPS)] and not still[round(5 * FPS)]
+
+
+def test_a_span_reaches_over_a_gentle_last_movement_after_a_pause() -> None:
+    # A slow last rep pauses at the bottom, then rises too gently to reach the span's high
+    # level on its own: the span's reach covers it (the search looks there too).
+    energy = energy_with([(2, 12)])
+    energy[round(14 * FPS):round(16 * FPS)] += 0.06  # above the low level, below the high
+    energy[round(30 * FPS):round(32 * FPS)] += 0.06  # as gentle, but far from any span
+    spans, _ = active_spans(energy, FPS)
+    assert len(spans) == 1 and spans[0][1] / FPS == pytest.approx(12, abs=0.7)
+    ((start, end),) = reaches(energy, FPS, spans)
+    assert start == spans[0][0] and end / FPS == pytest.approx(16, abs=0.7)
+    ((start, end),) = reaches(energy, FPS, spans, cuts=[round(13 * FPS)])
+    assert end == round(13 * FPS)  # never across a cut
 
 
 def rep(seconds: float, down: float = 0.45, hold: float = 0.0) -> np.ndarray:
@@ -177,3 +236,24 @@ def test_refining_one_set_keeps_a_believable_set_found_beside_it() -> None:
     assert [s.reps for _, s in found] == [6, 5]
     last_end = (found[1][0] + found[1][1].ends[-1]) / FPS
     assert last_end == pytest.approx(ends[-1], abs=0.2)
+
+
+def body_frames(track: np.ndarray) -> SubjectView:
+    """A view of frames where one block brightens with the track: its pixels are the body."""
+    frames = np.full((len(track), 12, 16), 60.0, np.float32)
+    frames[:, 2:10, 4:12] += 120.0 * np.clip(track, 0, 1)[:, None, None]
+    return SubjectView(frames.astype(np.uint8), np.ones((12, 16), np.float32))
+
+
+@pytest.mark.parametrize("rest", [0.5, 1.5])
+def test_slow_reps_from_the_first_second_pausing_at_the_far_end_are_counted(
+        rest: float) -> None:
+    # The set fills the video, so no rest lies around its span, and every rep keeps still
+    # at its far end for longer than at the start pose: those pauses are not the rest pose.
+    reps = [rep(4.0 * s, down=0.3, hold=0.45) for s in (1.0, 0.9, 1.1, 1.0, 0.95, 1.05)]
+    track, ends = track_of([rest, *reps, rest])
+    still = np.abs(np.gradient(track)) * FPS < 0.3
+    found = sets_in_spans(body_frames(track), still, [(0, len(track))], FPS, lambda _: None)
+    assert [s.reps for _, s in found] == [6]
+    offset, (_, found_set) = found[0][0], found[0]
+    assert np.abs((offset + found_set.ends) / FPS - ends).max() < 0.3
