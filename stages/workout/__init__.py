@@ -87,7 +87,7 @@ def set_entry(times: np.ndarray, offset: int, found: RepSet) -> WorkoutSet:
     return WorkoutSet(start=round(start, 3), end=round(end, 3), reps=found.reps,
                       rep_times=[round(at(f), 3) for f in found.ends],
                       avg_rep_seconds=round((end - start) / found.reps, 3),
-                      confidence=round(found.confidence, 3))
+                      confidence=round(found.reported_confidence, 3))
 
 
 def summary(sets: list[WorkoutSet], duration: float, reason: str | None) -> WorkoutAnalysis:

@@ -18,6 +18,7 @@ PAD_SECONDS = 2.0  # rest kept around a span: it shows the start pose, and reps 
 # than the start pose, so the distance dips less between reps: the second look takes any
 # clear dip as a return. What both find is counted again and the better count stays.
 ROUGH_LEVELS = ((0.5, 0.25), (0.6, 0.45))
+SAME_PACE = (0.8, 1.25)  # median rep duration of a wider look's set vs the set it replaces
 HALF_REP_SHARE = 0.5  # alternate turning points this far apart (vs start-far) are half reps
 
 Found = tuple[int, RepSet]  # (first frame of the window the set was found in, the set)
@@ -37,7 +38,7 @@ def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, i
         if reaches is not None and reaches[i] != (start, end):
             for wider in sets_in_span(view, still, *reaches[i], fps):
                 beaten = [f for f in in_span if overlap(f, wider)]
-                if beaten and wider[1].reps > max(f[1].reps for f in beaten):
+                if len(beaten) == 1 and more_of_the_same(wider[1], beaten[0][1]):
                     in_span = [f for f in in_span if not overlap(f, wider)] + [wider]
         found += in_span
         on_progress((i + 1) / len(spans))
@@ -60,6 +61,13 @@ def sets_in_span(view: SubjectView, still: np.ndarray, start: int, end: int,
     upside_down = float(distance.max(initial=0.0)) - distance
     return [f for rough in find_sets(upside_down, fps, start - first, last - end, True)
             for f in refine(view, still, (first, last), rough, fps)]
+
+
+def more_of_the_same(wider: RepSet, found: RepSet) -> bool:
+    """Whether ``wider`` counts more reps of the pace ``found`` has (not each rep split in
+    two, nor two sets run together at half the pace)."""
+    pace = float(np.median(wider.ends - wider.starts) / np.median(found.ends - found.starts))
+    return wider.reps > found.reps and SAME_PACE[0] <= pace <= SAME_PACE[1]
 
 
 def overlap(a: Found, b: Found) -> bool:

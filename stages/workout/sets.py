@@ -6,7 +6,7 @@ walkers and camera moves make bumps too, but unlike each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,10 +44,18 @@ class RepSet:
     likeness: float  # median correlation of the reps' shapes with their median shape, <= 1
     regularity: float  # 1 - robust coefficient of variation of the rep durations, 0..1
     floor: float  # median level at the turning points between reps (0: the start pose)
+    doubtful: int = 0  # excursions next to the set much like its reps, left out of it
 
     @property
     def reps(self) -> int:
         return len(self.ends)
+
+    @property
+    def reported_confidence(self) -> float:
+        """The confidence the analysis reports: lower when reps may be missing from the
+        count (:func:`doubtful_neighbours`); :attr:`confidence` alone decides which sets are
+        believable and which of two overlapping sets stays."""
+        return self.confidence * self.reps / (self.reps + self.doubtful)
 
     @property
     def confidence(self) -> float:
@@ -76,8 +84,28 @@ def find_sets(track: np.ndarray, fps: float, lead: int = 0, tail: int = 0,
             continue
         candidate = describe(z, *mend(z, *turning_points(z, kept, fps)))
         if rough or believable(candidate):
-            found.append(candidate)
+            found.append(candidate if rough else replace(
+                candidate, doubtful=doubtful_neighbours(np.asarray(track, np.float64), edges,
+                                                        kept)))
     return found
+
+
+def doubtful_neighbours(track: np.ndarray, edges: Edges, kept: Edges) -> int:
+    """Excursions within two rep periods of a set, outside it, at least half as tall as its
+    reps and not far off their length: reps the count may have missed (a tired last rep
+    that took too long, a rep after a pause long enough to pass for a rest)."""
+    durations = kept.ends - kept.starts
+    duration = float(np.median(durations))
+    period = float(np.median(np.diff(kept.starts))) if len(kept) > 1 else duration
+    height = float(np.median(shapes(track, kept.starts, kept.ends).max(axis=1)))
+    outside = ((edges.ends <= kept.starts[0]) & (edges.starts >= kept.starts[0] - 2 * period)
+               | (edges.starts >= kept.ends[-1]) & (edges.ends <= kept.ends[-1] + 2 * period))
+    if not outside.any():
+        return 0
+    tall = shapes(track, edges.starts, edges.ends).max(axis=1) >= 0.5 * height
+    lengths = edges.ends - edges.starts
+    alike = (lengths >= 0.4 * duration) & (lengths <= 2.5 * duration)
+    return int(np.count_nonzero(outside & tall & alike))
 
 
 def group(edges: Edges, fps: float) -> list[slice]:
