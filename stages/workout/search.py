@@ -30,7 +30,8 @@ def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, i
     """Every believable set in the active spans, in time order, none overlapping.
 
     ``reaches``: each span stretched over gentler movement next to it (activity.reaches);
-    a set found there replaces the sets it overlaps only when it has more reps than they do.
+    a set found there replaces the sets it overlaps (each look may find the same set) only
+    when it has more reps than each of them, at the same pace.
     """
     found: list[Found] = []
     for i, (start, end) in enumerate(spans):
@@ -38,7 +39,7 @@ def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, i
         if reaches is not None and reaches[i] != (start, end):
             for wider in sets_in_span(view, still, *reaches[i], fps):
                 beaten = [f for f in in_span if overlap(f, wider)]
-                if len(beaten) == 1 and more_of_the_same(wider[1], beaten[0][1]):
+                if beaten and all(more_of_the_same(wider, f, start, end) for f in beaten):
                     in_span = [f for f in in_span if not overlap(f, wider)] + [wider]
         found += in_span
         on_progress((i + 1) / len(spans))
@@ -63,11 +64,15 @@ def sets_in_span(view: SubjectView, still: np.ndarray, start: int, end: int,
             for f in refine(view, still, (first, last), rough, fps)]
 
 
-def more_of_the_same(wider: RepSet, found: RepSet) -> bool:
-    """Whether ``wider`` counts more reps of the pace ``found`` has (not each rep split in
-    two, nor two sets run together at half the pace)."""
-    pace = float(np.median(wider.ends - wider.starts) / np.median(found.ends - found.starts))
-    return wider.reps > found.reps and SAME_PACE[0] <= pace <= SAME_PACE[1]
+def more_of_the_same(wider: Found, found: Found, start: int, end: int) -> bool:
+    """Whether ``wider`` (found over a span's reach) counts the reps ``found`` (over the span
+    ``[start, end)``) counts and more beyond the span, at the same pace: not each rep split
+    in two, nor a gesture inside the span taken for a rep."""
+    (offset, reps), (_, own) = wider, found
+    pace = float(np.median(reps.ends - reps.starts) / np.median(own.ends - own.starts))
+    inside = np.count_nonzero((offset + reps.starts >= start) & (offset + reps.ends <= end))
+    return (reps.reps > own.reps and inside <= own.reps
+            and SAME_PACE[0] <= pace <= SAME_PACE[1])
 
 
 def overlap(a: Found, b: Found) -> bool:

@@ -55,6 +55,8 @@ class RepSet:
         """The confidence the analysis reports: lower when reps may be missing from the
         count (:func:`doubtful_neighbours`); :attr:`confidence` alone decides which sets are
         believable and which of two overlapping sets stays."""
+        if not self.doubtful:
+            return self.confidence
         return self.confidence * self.reps / (self.reps + self.doubtful)
 
     @property
@@ -91,15 +93,16 @@ def find_sets(track: np.ndarray, fps: float, lead: int = 0, tail: int = 0,
 
 
 def doubtful_neighbours(track: np.ndarray, edges: Edges, kept: Edges) -> int:
-    """Excursions within two rep periods of a set, outside it, at least half as tall as its
-    reps and not far off their length: reps the count may have missed (a tired last rep
-    that took too long, a rep after a pause long enough to pass for a rest)."""
+    """Excursions outside a set that end (before it) or begin (after it) within two rep
+    periods of it, at least half as tall as its reps and not far off their length: reps the
+    count may have missed (a tired last rep that took too long, a rep after a pause long
+    enough to pass for a rest)."""
     durations = kept.ends - kept.starts
     duration = float(np.median(durations))
     period = float(np.median(np.diff(kept.starts))) if len(kept) > 1 else duration
     height = float(np.median(shapes(track, kept.starts, kept.ends).max(axis=1)))
-    outside = ((edges.ends <= kept.starts[0]) & (edges.starts >= kept.starts[0] - 2 * period)
-               | (edges.starts >= kept.ends[-1]) & (edges.ends <= kept.ends[-1] + 2 * period))
+    outside = ((edges.ends <= kept.starts[0]) & (edges.ends >= kept.starts[0] - 2 * period)
+               | (edges.starts >= kept.ends[-1]) & (edges.starts <= kept.ends[-1] + 2 * period))
     if not outside.any():
         return 0
     tall = shapes(track, edges.starts, edges.ends).max(axis=1) >= 0.5 * height

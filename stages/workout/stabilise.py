@@ -32,7 +32,7 @@ MIN_SIDE = 8  # registration needs a picture at least this big (after the factor
 # tiers 1-2 and the controls, a moving body feigns at most 0.034, and where it feigns more
 # than SOME_TURN the similarity explains the picture no better (ratio >= 1.02); a phone
 # sliding on the floor passes SOME_TURN with a ratio near 0.75 seconds before it passes TURN.
-TURN, SOME_TURN, BETTER = 0.05, 0.02, 0.8
+TURN, SOME_TURN, BETTER = 0.05, 0.02, 0.9
 
 
 def shrink_factor(height: int, width: int) -> int:

@@ -257,3 +257,16 @@ def test_slow_reps_from_the_first_second_pausing_at_the_far_end_are_counted(
     assert [s.reps for _, s in found] == [6]
     offset, (_, found_set) = found[0][0], found[0]
     assert np.abs((offset + found_set.ends) / FPS - ends).max() < 0.3
+
+
+def test_a_rep_left_out_of_a_set_lowers_its_reported_confidence() -> None:
+    # A tired last rep that takes more than twice as long is left out of the count; the
+    # count may then be one short, and the confidence says so. A clean set keeps its own.
+    reps = [rep(1.5) for _ in range(6)]
+    track, _ = track_of([3.0, *reps, rep(3.4), 3.0])
+    (found,) = find_sets(track, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.reps == 6 and found.doubtful == 1
+    assert found.reported_confidence == pytest.approx(found.confidence * 6 / 7)
+    clean, _ = track_of([3.0, *reps, 3.0])
+    (found,) = find_sets(clean, FPS, lead=2 * FPS, tail=2 * FPS)
+    assert found.doubtful == 0 and found.reported_confidence == found.confidence
