@@ -31,13 +31,17 @@ def sets_in_spans(view: SubjectView, still: np.ndarray, spans: list[tuple[int, i
 
     ``reaches``: each span stretched over gentler movement next to it (activity.reaches);
     a set found there replaces the sets it overlaps (each look may find the same set) only
-    when it has more reps than each of them, at the same pace.
+    when it has more reps than each of them, at the same pace. When the span alone shows no
+    set, the sets found over its reach that lie within the span count.
     """
     found: list[Found] = []
     for i, (start, end) in enumerate(spans):
         in_span = sets_in_span(view, still, start, end, fps)
         if reaches is not None and reaches[i] != (start, end):
-            for wider in sets_in_span(view, still, *reaches[i], fps):
+            wide = sets_in_span(view, still, *reaches[i], fps)
+            if not in_span:
+                in_span = [f for f in wide if within(f, start, end)]
+            for wider in wide:
                 beaten = [f for f in in_span if overlap(f, wider)]
                 if beaten and all(more_of_the_same(wider, f, start, end) for f in beaten):
                     in_span = [f for f in in_span if not overlap(f, wider)] + [wider]
@@ -71,8 +75,15 @@ def more_of_the_same(wider: Found, found: Found, start: int, end: int) -> bool:
     (offset, reps), (_, own) = wider, found
     pace = float(np.median(reps.ends - reps.starts) / np.median(own.ends - own.starts))
     inside = np.count_nonzero((offset + reps.starts >= start) & (offset + reps.ends <= end))
-    return (reps.reps > own.reps and inside <= own.reps
-            and SAME_PACE[0] <= pace <= SAME_PACE[1])
+    return bool(reps.reps > own.reps and inside <= own.reps
+                and SAME_PACE[0] <= pace <= SAME_PACE[1])
+
+
+def within(found: Found, start: int, end: int) -> bool:
+    """Whether most of a set's reps lie inside ``[start, end)``."""
+    offset, reps = found
+    inside = (offset + reps.starts >= start) & (offset + reps.ends <= end)
+    return bool(2 * np.count_nonzero(inside) > reps.reps)
 
 
 def overlap(a: Found, b: Found) -> bool:
