@@ -106,15 +106,16 @@ class Stabiliser:
             if not self.anchored:
                 self._set_reference(small[0], chunk[0])
             local, gain = self._register(small)
-            if self.turning or self.usable:
-                matrices, exposure = self.similar.register(
-                    small, np.repeat(self.matrix[None], len(small), axis=0) if self.turning
-                    else similarity(np.c_[local, np.zeros((len(local), 2))], (0, 0)))
-                self.matrix = matrices[-1]
-                turned = float(np.abs(np.median(zoom_roll(matrices), axis=0)).max())
-                self.turning = self.turning or turned > TURN or (
-                    turned > SOME_TURN and self._explains_better(small, local, gain, matrices,
-                                                                 exposure))
+            # Tracked from the last frame once turning; else from the translation, to see
+            # whether the chunk zooms or rolls.
+            matrices, exposure = self.similar.register(
+                small, np.repeat(self.matrix[None], len(small), axis=0) if self.turning
+                else similarity(np.c_[local, np.zeros((len(local), 2))], (0, 0)))
+            self.matrix = matrices[-1]
+            turned = float(np.abs(np.median(zoom_roll(matrices), axis=0)).max())
+            self.turning = self.turning or turned > TURN or (
+                turned > SOME_TURN and self._explains_better(small, local, gain, matrices,
+                                                             exposure))
             outside = None
             if self.turning:
                 gain = exposure
