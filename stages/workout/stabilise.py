@@ -94,7 +94,23 @@ class Stabiliser:
 
     def align(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(stabilised float32 frames, their shifts (dy, dx) from the first reference, in
-        working pixels)."""
+        working pixels).
+
+        When the shot starts turning within these frames, they are all registered again by
+        similarity: the chunks before the one where the zoom or roll showed were already
+        zooming, only less.
+        """
+        if self.turning:
+            return self._align(frames)
+        before = dict(self.__dict__)  # every attribute is replaced, never changed in place
+        out, shifts = self._align(frames)
+        if self.turning:
+            self.__dict__.update(before)
+            self.turning = True
+            out, shifts = self._align(frames)
+        return out, shifts
+
+    def _align(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = np.empty(frames.shape, np.float32)
         shifts = np.zeros((len(frames), 2))
         if not self.usable:

@@ -58,17 +58,22 @@ def zoomed(image: np.ndarray, zoom: float, degrees: float,
 def test_stabiliser_follows_a_phone_zooming_and_rolling_on_the_floor() -> None:
     shape = (44, 80)
     image = texture(4, (84, 120))
-    zooms = np.r_[np.linspace(1, 1.12, 48), np.linspace(1.12, 0.9, 48)]
-    rolls = np.r_[np.linspace(0, 3, 48), np.linspace(3, -3, 48)]
+    # Slowly at first (too little to show in the first 32 frames), then faster.
+    zooms = np.r_[np.linspace(1, 1.03, 32), np.linspace(1.03, 1.12, 16),
+                  np.linspace(1.12, 0.9, 48)]
+    rolls = np.r_[np.linspace(0, 0.6, 32), np.linspace(0.6, 3, 16), np.linspace(3, -3, 48)]
     frames = np.stack([zoomed(image, z, r, shape)
                        for z, r in zip(zooms, rolls, strict=True)]).astype(np.float32)
     stabiliser = Stabiliser(shape)
     out, _ = stabiliser.align(frames)
     assert stabiliser.turning
-    # From the first chunk (32 frames) whose zoom or roll shows, the similarity follows it.
-    inner = (slice(32, None), slice(6, -6), slice(6, -6))
+    inner = (slice(None), slice(6, -6), slice(6, -6))
     assert np.abs(out - frames[0])[inner].mean() < 1.5  # grey levels, after registration
-    assert np.abs(frames - frames[0])[inner].mean() > 5.0  # before: zoom and roll
+    assert np.abs(frames - frames[0])[inner].mean() > 4.0  # before: zoom and roll
+    # The first 32 frames were zooming too, only less: registered again by similarity.
+    first = (slice(24, 32), slice(6, -6), slice(6, -6))
+    assert np.abs(out - frames[0])[first].mean() < 1.5
+    assert np.abs(frames - frames[0])[first].mean() > 2.0
     # Where zooming out left the picture, the reference's view stands in: no motion there.
     edges = np.abs(out[-1] - frames[0])
     assert edges[:2].mean() < 3.0 and edges[:, :2].mean() < 3.0
