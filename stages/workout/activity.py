@@ -146,8 +146,8 @@ def reaches(energy: np.ndarray, fps: float, spans: list[tuple[int, int]],
             cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
     """Each span stretched over the movement above the low level that lies less than
     MAX_GAP_SECONDS from it (never across a cut). A slow last rep that pauses at the bottom
-    rises again too gently to reach the high level: the search looks there too, and keeps
-    what it finds there only when that counts more reps (search.py)."""
+    rises again too gently to reach the high level: the search looks there too
+    (search.sets_in_spans decides what of it counts)."""
     level, _, low = levels(energy, fps)
     gap = round(fps * MAX_GAP_SECONDS)
     out = []
